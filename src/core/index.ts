@@ -1,0 +1,13 @@
+export { type Clock, clock, systemClock, type TimerHandle, useClock } from './clock.ts'
+export { currentDeadline, currentScope, currentSignal, currentSpan, remaining } from './context.ts'
+export {
+  AbortError,
+  DeadlineExceeded,
+  isAbort,
+  ScopeClosedError,
+  WeftError,
+  type WeftErrorCode,
+} from './errors.ts'
+export { Scope, type ScopeOptions, scope } from './scope.ts'
+export { type SleepOptions, sleep } from './sleep.ts'
+export { Task, type TaskContext, type TaskFn, type TaskState } from './task.ts'

@@ -1,0 +1,92 @@
+import { AsyncLocalStorage } from 'node:async_hooks'
+import type { Span } from '../trace/span.ts'
+
+/**
+ * A node of the cancellation tree: every scope and every task is one.
+ *
+ * Cancellation flows down this tree by direct calls, not through AbortSignal listeners: a fan-out of
+ * 10,000 tasks would otherwise pay for 10,000 controllers and listeners that almost never fire. The
+ * AbortSignal a user sees is created lazily, the first time someone asks for it, and aborted together
+ * with its node. The only listener weft ever adds is one per scope on a foreign parent signal (the
+ * `signal` option), and it is removed when that scope settles.
+ */
+export abstract class Node {
+  /** Name shown in errors and spans. */
+  readonly name: string
+  /** The effective deadline in epoch ms (the earliest along the path to the root), if any. */
+  readonly deadline: number | undefined
+  /** This node's span while its request is traced, else undefined (tracing off costs one check). */
+  readonly span: Span | undefined
+  #controller: AbortController | undefined
+  #aborted = false
+  #reason: unknown
+  #children: Set<Node> | undefined
+
+  constructor(name: string, deadline: number | undefined, span: Span | undefined) {
+    this.name = name
+    this.deadline = deadline
+    this.span = span
+  }
+
+  /** The signal aborted when this node is cancelled. Created on first use. */
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController()
+      if (this.#aborted) this.#controller.abort(this.#reason)
+    }
+    return this.#controller.signal
+  }
+
+  get aborted(): boolean {
+    return this.#aborted
+  }
+
+  /** Why this node was cancelled; undefined while it is not. */
+  get reason(): unknown {
+    return this.#reason
+  }
+
+  /** The scope that owns this node's work: a scope itself, or the scope a task was spawned in. */
+  abstract get scope(): Node
+
+  /** The outermost scope of this request: the one opened where no other scope was ambient. */
+  abstract get root(): Node
+
+  /** Cancels this node and, recursively, everything under it, with `reason` as the abort reason. */
+  abort(reason: unknown): void {
+    if (this.#aborted) return
+    this.#aborted = true
+    this.#reason = reason
+    this.onAbort(reason)
+    this.#controller?.abort(reason)
+    if (this.#children !== undefined) for (const child of this.#children) child.abort(reason)
+  }
+
+  /** Called once, before the signal fires and before the children are cancelled. */
+  protected abstract onAbort(reason: unknown): void
+
+  /** Registers a node to be cancelled with this one. */
+  adopt(child: Node): void {
+    this.#children ??= new Set()
+    this.#children.add(child)
+  }
+
+  /** Forgets a child that has finished (so long-lived parents do not accumulate them). */
+  release(child: Node): void {
+    this.#children?.delete(child)
+  }
+}
+
+/** The ambient node: the task or scope whose code is running now. */
+export const ambient = new AsyncLocalStorage<Node>()
+
+/**
+ * True when `error` is the cancellation of work whose abort reason is `reason`, rather than a
+ * failure of its own: the reason itself (`signal.throwIfAborted()`), an AbortError (weft's, fetch's,
+ * Node's), or an error caused by the reason.
+ */
+export function isCancellation(error: unknown, reason: unknown): boolean {
+  if (error === reason) return true
+  if (!(error instanceof Error)) return false
+  return error.name === 'AbortError' || error.cause === reason || error.name === 'DeadlineExceeded'
+}

@@ -1,0 +1,255 @@
+import type { Span, TraceListener } from '../trace/span.ts'
+import { startTrace } from '../trace/tracing.ts'
+import { clock, type TimerHandle } from './clock.ts'
+import { AbortError, DeadlineExceeded, ScopeClosedError } from './errors.ts'
+import { ambient, isCancellation, Node } from './node.ts'
+import { Task, type TaskFn } from './task.ts'
+import { checkDuration, checkFunction, checkOptions, checkSignal, checkString } from './validate.ts'
+
+/** Options of {@link scope}. */
+export interface ScopeOptions {
+  /** Shown in errors and spans. Default `'scope'`. */
+  name?: string
+  /** A parent signal: when it aborts, the scope is cancelled with its reason. */
+  signal?: AbortSignal
+  /** Time budget in ms from now. The effective deadline is the earlier of this and the parent's. */
+  deadline?: number
+  /** Absolute deadline in epoch ms (the active clock's time). Give this or `deadline`, not both. */
+  deadlineAt?: number
+  /**
+   * Trace this scope as a request of its own: `true`, or a function that receives the finished trace.
+   * `false` turns tracing off for it. Default: the process-wide setting (`configureTracing`), or the
+   * enclosing scope's trace for a nested scope.
+   */
+  trace?: boolean | TraceListener
+}
+
+/**
+ * Runs `fn` in a new scope and settles with its result once every task spawned in it has settled.
+ *
+ * The first failure (of `fn` or of any task) cancels everything else in the scope, and the scope
+ * rejects with that first error; errors raised afterwards by the cancelled work are kept on the
+ * error's `suppressed` list. A scope opened inside another scope (or a task) is nested in it: it is
+ * cancelled with it and never gets a later deadline. A scope opened where none is ambient starts a
+ * request: the scopes nested in it share its trace and its request-scoped caches.
+ *
+ * @example
+ * ```ts
+ * import assert from 'node:assert/strict'
+ * import { scope, sleep } from 'weft'
+ * const [user, city] = await scope({ name: 'request', deadline: 1000 }, async (s) => {
+ *   const user = s.spawn('session', async () => ({ id: 7 }))
+ *   const city = s.spawn('geocode', async ({ signal }) => {
+ *     await sleep(5, { signal })
+ *     return 'Lisbon'
+ *   })
+ *   return Promise.all([user, city])
+ * })
+ * assert.deepEqual([user.id, city], [7, 'Lisbon'])
+ * ```
+ */
+export function scope<T>(fn: (s: Scope) => T | PromiseLike<T>): Promise<T>
+export function scope<T>(options: ScopeOptions, fn: (s: Scope) => T | PromiseLike<T>): Promise<T>
+export function scope<T>(
+  optionsOrFn: ScopeOptions | ((s: Scope) => T | PromiseLike<T>),
+  maybeFn?: (s: Scope) => T | PromiseLike<T>,
+): Promise<T> {
+  const options = typeof optionsOrFn === 'function' ? {} : optionsOrFn
+  const fn = typeof optionsOrFn === 'function' ? optionsOrFn : maybeFn
+  checkOptions('scope()', options)
+  checkFunction('scope()', 'fn', fn)
+  const { name = 'scope', signal, deadline, deadlineAt, trace } = options
+  checkString('scope()', 'options.name', name)
+  if (signal !== undefined) checkSignal('scope()', 'options.signal', signal)
+  if (deadline !== undefined && deadlineAt !== undefined) {
+    throw new TypeError('scope(): give options.deadline or options.deadlineAt, not both')
+  }
+  if (deadline !== undefined) checkDuration('scope()', 'options.deadline', deadline)
+  if (deadlineAt !== undefined && (typeof deadlineAt !== 'number' || Number.isNaN(deadlineAt))) {
+    throw new TypeError(`scope(): options.deadlineAt must be a number of epoch milliseconds, got ${String(deadlineAt)}`)
+  }
+  const parent = ambient.getStore()
+  const own = deadlineAt ?? (deadline === undefined ? undefined : clock().now() + deadline)
+  return new Scope(name, parent, own, deadline, trace).run(fn, signal)
+}
+
+/**
+ * The handle a scope's callback receives: spawn tasks in it, read its signal and time left.
+ * Not constructed directly; see {@link scope}.
+ */
+export class Scope extends Node {
+  readonly #parent: Node | undefined
+  readonly #root: Scope
+  /** The deadline this scope set itself, when it is earlier than the inherited one. */
+  readonly #ownDeadline: number | undefined
+  readonly #budget: number | undefined
+  /** Running functions: the scope's own callback plus every spawned task not yet returned. */
+  #pending = 1
+  #open = true
+  #failed = false
+  #error: unknown
+  #value: unknown
+  #spawned = 0
+  #timer: TimerHandle | undefined
+  #foreign: AbortSignal | undefined
+  #onForeignAbort: (() => void) | undefined
+  #settle: (failed: boolean, outcome: unknown) => void = () => {}
+  /** Errors raised after the first failure, other than the cancellation itself. */
+  readonly suppressed: unknown[] = []
+
+  /** @internal Created by {@link scope}. */
+  constructor(
+    name: string,
+    parent: Node | undefined,
+    ownDeadline: number | undefined,
+    budget: number | undefined,
+    trace: boolean | TraceListener | undefined,
+  ) {
+    const inherited = parent?.deadline
+    const earlier = ownDeadline !== undefined && (inherited === undefined || ownDeadline < inherited)
+    super(name, earlier ? ownDeadline : inherited, spanFor(name, parent, trace))
+    this.#parent = parent
+    this.#root = parent === undefined ? this : (parent.root as Scope)
+    this.#ownDeadline = earlier ? ownDeadline : undefined
+    this.#budget = budget
+  }
+
+  get scope(): Scope {
+    return this
+  }
+
+  /** The outermost scope of this request. */
+  get root(): Scope {
+    return this.#root
+  }
+
+  /** True once the scope has settled; `spawn` then throws. */
+  get settled(): boolean {
+    return !this.#open
+  }
+
+  /** Milliseconds left before the deadline (0 once it passed), or Infinity without one. */
+  remaining(): number {
+    return this.deadline === undefined ? Infinity : Math.max(0, this.deadline - clock().now())
+  }
+
+  /**
+   * Starts `fn` as a task of this scope, called with `{ signal, deadline }`. If the scope is already
+   * cancelled, the task is returned cancelled and `fn` is never called.
+   *
+   * @throws {ScopeClosedError} when the scope has already settled.
+   */
+  spawn<T>(fn: TaskFn<T>): Task<T>
+  spawn<T>(name: string, fn: TaskFn<T>): Task<T>
+  spawn<T>(nameOrFn: string | TaskFn<T>, maybeFn?: TaskFn<T>): Task<T> {
+    const fn = typeof nameOrFn === 'function' ? nameOrFn : maybeFn
+    checkFunction('spawn()', 'fn', fn)
+    this.#spawned += 1
+    const name = typeof nameOrFn === 'string' ? nameOrFn : fn.name || `task ${this.#spawned}`
+    if (!this.#open) throw new ScopeClosedError(this.name, name)
+    const task = new Task<T>(this, name)
+    this.#pending += 1
+    this.adopt(task)
+    if (this.aborted) task.abort(this.reason)
+    if (task.aborted) this.taskFinished(task, false, undefined)
+    else task.start(fn)
+    return task
+  }
+
+  /** @internal Runs the scope's callback; called once, by {@link scope}. */
+  run<T>(fn: (s: Scope) => T | PromiseLike<T>, foreign: AbortSignal | undefined): Promise<T> {
+    const { promise, resolve, reject } = Promise.withResolvers<T>()
+    this.#settle = (failed, outcome) => (failed ? reject(outcome) : resolve(outcome as T))
+    this.#parent?.adopt(this)
+    if (this.#parent?.aborted) this.abort(this.#parent.reason)
+    else if (foreign?.aborted) this.abort(foreign.reason)
+    else if (this.#ownDeadline !== undefined && this.#ownDeadline <= clock().now()) this.#expire()
+    if (this.aborted) {
+      this.#finished() // a cancelled parent means the callback is never called
+      return promise
+    }
+    if (foreign !== undefined) {
+      this.#foreign = foreign
+      this.#onForeignAbort = () => this.abort(foreign.reason)
+      foreign.addEventListener('abort', this.#onForeignAbort, { once: true })
+    }
+    if (this.#ownDeadline !== undefined) {
+      this.#timer = clock().setTimeout(() => this.#expire(), this.#ownDeadline - clock().now())
+    }
+    let result: T | PromiseLike<T>
+    try {
+      result = ambient.run(this, fn, this)
+    } catch (error) {
+      this.#bodyFailed(error)
+      return promise
+    }
+    if (typeof (result as PromiseLike<T> | null)?.then === 'function') {
+      ;(result as PromiseLike<T>).then(
+        (value) => {
+          this.#value = value
+          this.#finished()
+        },
+        (error: unknown) => this.#bodyFailed(error),
+      )
+    } else {
+      this.#value = result
+      this.#finished()
+    }
+    return promise
+  }
+
+  /** @internal A task's function has returned (or thrown): `failed` says whether `error` is a failure. */
+  taskFinished(task: Node, failed: boolean, error: unknown): void {
+    this.release(task)
+    if (failed) this.#fail(error)
+    this.#finished()
+  }
+
+  protected onAbort(reason: unknown): void {
+    // Cancelled from outside (parent, foreign signal): reject with an AbortError that says why.
+    if (this.#failed) return
+    this.#failed = true
+    this.#error = new AbortError(`scope "${this.name}"`, reason)
+  }
+
+  #bodyFailed(error: unknown): void {
+    this.#fail(error)
+    this.#finished()
+  }
+
+  #fail(error: unknown): void {
+    if (!this.#failed) {
+      this.#failed = true
+      this.#error = error
+      this.abort(error)
+    } else if (error !== this.#error && !isCancellation(error, this.reason)) {
+      this.suppressed.push(error)
+    }
+  }
+
+  #expire(): void {
+    this.#timer = undefined
+    this.#fail(new DeadlineExceeded(`scope "${this.name}"`, this.deadline ?? 0, this.#budget))
+  }
+
+  #finished(): void {
+    this.#pending -= 1
+    if (this.#pending > 0) return
+    this.#open = false
+    if (this.#timer !== undefined) clock().clearTimeout(this.#timer)
+    if (this.#onForeignAbort !== undefined) this.#foreign?.removeEventListener('abort', this.#onForeignAbort)
+    this.#parent?.release(this)
+    if (this.#failed && this.suppressed.length > 0 && typeof this.#error === 'object' && this.#error !== null) {
+      Object.defineProperty(this.#error, 'suppressed', { value: this.suppressed, configurable: true })
+    }
+    if (!this.#failed) this.span?.finish('ok')
+    else this.span?.finish(this.#error instanceof AbortError ? 'cancelled' : 'error', this.#error)
+    this.#settle(this.#failed, this.#failed ? this.#error : this.#value)
+  }
+}
+
+/** A nested scope joins its parent's trace (or its parent's being untraced) unless `trace` says otherwise. */
+function spanFor(name: string, parent: Node | undefined, trace: boolean | TraceListener | undefined): Span | undefined {
+  if (parent !== undefined && trace === undefined) return parent.span?.child(name, 'scope')
+  return startTrace(trace)?.startRoot(name)
+}

@@ -1,0 +1,151 @@
+import { AbortError } from './errors.ts'
+import { ambient, isCancellation, Node } from './node.ts'
+import type { Scope } from './scope.ts'
+
+/** What every spawned function is called with: the task's own cancellation signal and deadline. */
+export interface TaskContext {
+  /** Aborted when this task is cancelled (sibling failure, deadline, parent abort, `cancel()`). */
+  readonly signal: AbortSignal
+  /** The task's deadline in epoch ms, or undefined when there is none. */
+  readonly deadline: number | undefined
+}
+
+/** A function run as a task. */
+export type TaskFn<T> = (context: TaskContext) => T | PromiseLike<T>
+
+/** Where a task is in its life. `cancelled` is final even if its function later returns a value. */
+export type TaskState = 'running' | 'fulfilled' | 'rejected' | 'cancelled'
+
+/**
+ * A unit of work spawned in a scope: awaitable like a promise, cancellable, traced.
+ *
+ * A cancelled task rejects at once with an {@link AbortError} (its `reason` says why), so whoever
+ * awaits it moves on promptly; its scope, however, still waits for the function itself to return, so
+ * cleanup in `finally` blocks always runs before the scope settles. A task's rejection is never
+ * "unhandled": failures are reported to its scope, and a task nobody awaits can be cancelled freely.
+ *
+ * @example
+ * ```ts
+ * import assert from 'node:assert/strict'
+ * import { scope } from 'weft'
+ * const total = await scope(async (s) => {
+ *   const a = s.spawn('a', async () => 20)
+ *   const b = s.spawn('b', async ({ signal }) => (signal.aborted ? 0 : 22))
+ *   return (await a) + (await b)
+ * })
+ * assert.equal(total, 42)
+ * ```
+ */
+export class Task<T = unknown> extends Node implements PromiseLike<T>, TaskContext {
+  readonly #scope: Scope
+  #state: TaskState = 'running'
+  #outcome: unknown
+  #waiter: PromiseWithResolvers<T> | undefined
+
+  /** @internal Created by `Scope.spawn`. */
+  constructor(scope: Scope, name: string) {
+    super(name, scope.deadline, scope.span?.child(name, 'task'))
+    this.#scope = scope
+  }
+
+  get state(): TaskState {
+    return this.#state
+  }
+
+  get scope(): Scope {
+    return this.#scope
+  }
+
+  get root(): Scope {
+    return this.#scope.root
+  }
+
+  /**
+   * Cancels this task alone: its signal aborts with `reason` and awaiting it rejects with an
+   * AbortError. Its scope does not fail because of it, unless someone awaits the task and lets the
+   * AbortError escape. Cancelling a settled task does nothing.
+   */
+  cancel(reason: unknown = new DOMException('cancel() was called', 'AbortError')): void {
+    if (this.#state === 'running') this.abort(reason)
+  }
+
+  /** @internal Runs `fn` with this task as the ambient node. Called once, by `Scope.spawn`. */
+  start(fn: TaskFn<T>): void {
+    let result: T | PromiseLike<T>
+    try {
+      result = ambient.run(this, fn, this)
+    } catch (error) {
+      this.#finish(false, error)
+      return
+    }
+    if (isPromiseLike(result)) {
+      result.then(
+        (value) => this.#finish(true, value),
+        (error: unknown) => this.#finish(false, error),
+      )
+    } else {
+      this.#finish(true, result)
+    }
+  }
+
+  #finish(ok: boolean, outcome: unknown): void {
+    // A failure is any error but the cancellation itself; after a cancel, it is cleanup that failed.
+    const failed = !ok && (this.#state === 'running' || !isCancellation(outcome, this.reason))
+    if (this.#state === 'running') {
+      this.#state = ok ? 'fulfilled' : 'rejected'
+      this.#outcome = outcome
+      if (ok) this.#waiter?.resolve(outcome as T)
+      else this.#waiter?.reject(outcome)
+    }
+    const state = this.#state as Exclude<TaskState, 'running'>
+    this.span?.finish(spanStatus[state], state === 'cancelled' ? this.#outcome : ok ? undefined : outcome)
+    this.#scope.taskFinished(this, failed, outcome)
+  }
+
+  protected onAbort(reason: unknown): void {
+    if (this.#state !== 'running') return
+    this.#state = 'cancelled'
+    this.#outcome = new AbortError(`task "${this.name}"`, reason)
+    this.#waiter?.reject(this.#outcome)
+  }
+
+  // biome-ignore lint/suspicious/noThenProperty: a Task is awaitable by design.
+  then<R1 = T, R2 = never>(
+    onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
+    onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
+  ): Promise<R1 | R2> {
+    return this.#promise().then(onfulfilled, onrejected)
+  }
+
+  catch<R = never>(onrejected?: ((reason: unknown) => R | PromiseLike<R>) | null): Promise<T | R> {
+    return this.#promise().catch(onrejected)
+  }
+
+  finally(onfinally?: (() => void) | null): Promise<T> {
+    return this.#promise().finally(onfinally)
+  }
+
+  get [Symbol.toStringTag](): string {
+    return 'Task'
+  }
+
+  // The promise is made only when someone awaits the task: a task nobody awaits costs no promise,
+  // and can never become an unhandled rejection.
+  #promise(): Promise<T> {
+    switch (this.#state) {
+      case 'running':
+        this.#waiter ??= Promise.withResolvers<T>()
+        return this.#waiter.promise
+      case 'fulfilled':
+        return Promise.resolve(this.#outcome as T)
+      default:
+        return Promise.reject(this.#outcome)
+    }
+  }
+}
+
+const spanStatus = { fulfilled: 'ok', rejected: 'error', cancelled: 'cancelled' } as const
+
+function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as PromiseLike<T> | null)?.then === 'function'
+}

@@ -98,3 +98,56 @@ function describeReason(reason: unknown): string {
   if (reason === undefined) return 'no reason given'
   return String(reason)
 }
+
+/** Which backend and which server an error is about. */
+export interface BackendErrorDetails {
+  /** The kind of backend: `'postgres'`, `'memcache'`, `'redis'`, `'queue'`, `'rpc'`, ... */
+  backend: string
+  /** The server's address (`host:port`, a URL), or a description of an embedded backend. */
+  address: string
+  /** The underlying error, kept as the `cause`. */
+  cause?: unknown
+}
+
+/** Base class of the errors a backend adapter raises; carries the backend and its address. */
+export class BackendError extends WeftError {
+  readonly backend: string
+  readonly address: string
+  constructor(code: WeftErrorCode, message: string, details: BackendErrorDetails) {
+    super(code, `${details.backend} ${details.address}: ${message}`, { cause: details.cause })
+    this.backend = details.backend
+    this.address = details.address
+  }
+}
+
+/** The server could not be reached: connection refused, reset, or closed before answering. */
+export class BackendRefused extends BackendError {
+  override name = 'BackendRefused'
+  constructor(message: string, details: BackendErrorDetails) {
+    super('WEFT_BACKEND_REFUSED', message, details)
+  }
+}
+
+/** The server did not answer within the call's time budget (its own timeout, not a scope deadline). */
+export class BackendTimeout extends BackendError {
+  override name = 'BackendTimeout'
+  constructor(message: string, details: BackendErrorDetails) {
+    super('WEFT_BACKEND_TIMEOUT', message, details)
+  }
+}
+
+/** The server answered something the client cannot understand. */
+export class ProtocolError extends BackendError {
+  override name = 'ProtocolError'
+  constructor(message: string, details: BackendErrorDetails) {
+    super('WEFT_BACKEND_PROTOCOL', message, details)
+  }
+}
+
+/** The client refuses to call the server for now: shard marked down, circuit open. Fails fast. */
+export class BackendUnavailable extends BackendError {
+  override name = 'BackendUnavailable'
+  constructor(message: string, details: BackendErrorDetails) {
+    super('WEFT_BACKEND_UNAVAILABLE', message, details)
+  }
+}

@@ -2,8 +2,14 @@ export { type Clock, clock, systemClock, type TimerHandle, useClock } from './cl
 export { currentDeadline, currentScope, currentSignal, currentSpan, remaining } from './context.ts'
 export {
   AbortError,
+  BackendError,
+  type BackendErrorDetails,
+  BackendRefused,
+  BackendTimeout,
+  BackendUnavailable,
   DeadlineExceeded,
   isAbort,
+  ProtocolError,
   ScopeClosedError,
   WeftError,
   type WeftErrorCode,

@@ -66,7 +66,9 @@ export function scope<T>(
   }
   if (deadline !== undefined) checkDuration('scope()', 'options.deadline', deadline)
   if (deadlineAt !== undefined && (typeof deadlineAt !== 'number' || Number.isNaN(deadlineAt))) {
-    throw new TypeError(`scope(): options.deadlineAt must be a number of epoch milliseconds, got ${String(deadlineAt)}`)
+    throw new TypeError(
+      `scope(): options.deadlineAt must be a number of epoch milliseconds, got ${String(deadlineAt)}`,
+    )
   }
   const parent = ambient.getStore()
   const own = deadlineAt ?? (deadline === undefined ? undefined : clock().now() + deadline)
@@ -239,7 +241,12 @@ export class Scope extends Node {
     if (this.#timer !== undefined) clock().clearTimeout(this.#timer)
     if (this.#onForeignAbort !== undefined) this.#foreign?.removeEventListener('abort', this.#onForeignAbort)
     this.#parent?.release(this)
-    if (this.#failed && this.suppressed.length > 0 && typeof this.#error === 'object' && this.#error !== null) {
+    if (
+      this.#failed &&
+      this.suppressed.length > 0 &&
+      typeof this.#error === 'object' &&
+      this.#error !== null
+    ) {
       Object.defineProperty(this.#error, 'suppressed', { value: this.suppressed, configurable: true })
     }
     if (!this.#failed) this.span?.finish('ok')
@@ -249,7 +256,11 @@ export class Scope extends Node {
 }
 
 /** A nested scope joins its parent's trace (or its parent's being untraced) unless `trace` says otherwise. */
-function spanFor(name: string, parent: Node | undefined, trace: boolean | TraceListener | undefined): Span | undefined {
+function spanFor(
+  name: string,
+  parent: Node | undefined,
+  trace: boolean | TraceListener | undefined,
+): Span | undefined {
   if (parent !== undefined && trace === undefined) return parent.span?.child(name, 'scope')
   return startTrace(trace)?.startRoot(name)
 }

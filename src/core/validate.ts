@@ -47,5 +47,6 @@ export function checkString(where: string, what: string, value: unknown): assert
 }
 
 export function checkOptions(where: string, value: unknown): asserts value is object | undefined {
-  if (value !== undefined && (value === null || typeof value !== 'object')) fail(where, 'options', 'an object', value)
+  if (value !== undefined && (value === null || typeof value !== 'object'))
+    fail(where, 'options', 'an object', value)
 }

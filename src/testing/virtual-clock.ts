@@ -89,7 +89,9 @@ export class VirtualClock implements Clock {
     while (!settled) {
       const next = this.#nextDue()
       if (next === undefined) {
-        throw new Error('VirtualClock.run(): the work is still pending but no timer is left to fire (deadlock)')
+        throw new Error(
+          'VirtualClock.run(): the work is still pending but no timer is left to fire (deadlock)',
+        )
       }
       this.#fire(next)
       await settleMicrotasks(3)
@@ -123,7 +125,10 @@ export class VirtualClock implements Clock {
  * Runs `fn` with a fresh {@link VirtualClock} installed as the clock of every weft timer, and puts the
  * previous clock back afterwards, whatever happens.
  */
-export async function withVirtualClock<T>(fn: (clock: VirtualClock) => T | PromiseLike<T>, start?: number): Promise<T> {
+export async function withVirtualClock<T>(
+  fn: (clock: VirtualClock) => T | PromiseLike<T>,
+  start?: number,
+): Promise<T> {
   const virtual = new VirtualClock(start)
   const restore = useClock(virtual)
   try {

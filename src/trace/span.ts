@@ -75,7 +75,8 @@ export class Span {
     if (this.end !== undefined) return
     this.end = clock().now()
     this.status = status
-    if (error !== undefined) this.error = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
+    if (error !== undefined)
+      this.error = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
     if (this.parent === undefined) this.trace.finish()
   }
 

@@ -36,10 +36,14 @@ let config: TracingConfig = { enabled: false, sampleRate: 1, onTrace: undefined 
 export function configureTracing(options: TracingOptions): () => void {
   const { sampleRate = 1 } = options
   if (typeof sampleRate !== 'number' || !(sampleRate >= 0 && sampleRate <= 1)) {
-    throw new TypeError(`configureTracing(): options.sampleRate must be a number from 0 to 1, got ${String(sampleRate)}`)
+    throw new TypeError(
+      `configureTracing(): options.sampleRate must be a number from 0 to 1, got ${String(sampleRate)}`,
+    )
   }
   if (options.onTrace !== undefined && typeof options.onTrace !== 'function') {
-    throw new TypeError(`configureTracing(): options.onTrace must be a function, got ${typeof options.onTrace}`)
+    throw new TypeError(
+      `configureTracing(): options.onTrace must be a function, got ${typeof options.onTrace}`,
+    )
   }
   const previous = config
   config = { enabled: options.enabled ?? false, sampleRate, onTrace: options.onTrace }

@@ -1,3 +1,4 @@
+export { type Awaitable, asCompleted } from './as-completed.ts'
 export { type Clock, clock, systemClock, type TimerHandle, useClock } from './clock.ts'
 export { currentDeadline, currentScope, currentSignal, currentSpan, remaining } from './context.ts'
 export {
@@ -14,6 +15,10 @@ export {
   WeftError,
   type WeftErrorCode,
 } from './errors.ts'
+export { type HedgeOptions, hedge } from './hedge.ts'
+export { type MapOptions, map } from './map.ts'
+export { type RaceOptions, race } from './race.ts'
+export { type ExponentialBackoff, type RetryOptions, retry } from './retry.ts'
 export { Scope, type ScopeOptions, scope } from './scope.ts'
 export { type SleepOptions, sleep } from './sleep.ts'
 export { Task, type TaskContext, type TaskFn, type TaskState } from './task.ts'

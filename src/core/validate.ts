@@ -14,7 +14,11 @@ function fail(where: string, what: string, expected: string, value: unknown): ne
   throw new TypeError(`${where}: ${what} must be ${expected}, got ${describe(value)}`)
 }
 
-export function checkFunction(where: string, what: string, value: unknown): asserts value is (...args: never) => unknown {
+export function checkFunction(
+  where: string,
+  what: string,
+  value: unknown,
+): asserts value is (...args: never) => unknown {
   if (typeof value !== 'function') fail(where, what, 'a function', value)
 }
 

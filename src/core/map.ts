@@ -1,0 +1,66 @@
+import { scope } from './scope.ts'
+import type { TaskContext } from './task.ts'
+import { checkCount, checkFunction, checkOptions } from './validate.ts'
+
+/** Options of {@link map}. */
+export interface MapOptions {
+  /** How many items run at once. Default Infinity (all). */
+  concurrency?: number
+  /** Name of the implicit scope; each item's task is named `name[index]`. Default `'map'`. */
+  name?: string
+}
+
+/**
+ * Runs `fn(item, index, { signal, deadline })` for every item as a task of an implicit scope, at
+ * most `concurrency` at a time, and resolves with the results in input order. The first failure
+ * cancels the items still running, starts no more, and `map` rejects with it.
+ *
+ * @example
+ * ```ts
+ * import assert from 'node:assert/strict'
+ * import { map, sleep } from 'weft'
+ * let running = 0
+ * let peak = 0
+ * const lengths = await map(['a', 'bb', 'ccc', 'dddd'], async (word, index, { signal }) => {
+ *   peak = Math.max(peak, ++running)
+ *   await sleep(10 - index, { signal })
+ *   running -= 1
+ *   return word.length
+ * }, { concurrency: 2 })
+ * assert.deepEqual(lengths, [1, 2, 3, 4])
+ * assert.equal(peak, 2)
+ * ```
+ */
+export function map<T, R>(
+  items: Iterable<T>,
+  fn: (item: T, index: number, context: TaskContext) => R | PromiseLike<R>,
+  options: MapOptions = {},
+): Promise<R[]> {
+  checkFunction('map()', 'fn', fn)
+  checkOptions('map()', options)
+  const { concurrency = Infinity, name = 'map' } = options
+  checkCount('map()', 'options.concurrency', concurrency, 1, true)
+  const input = Array.from(items)
+  return scope(
+    { name },
+    (s) =>
+      new Promise<R[]>((resolve, reject) => {
+        const results = new Array<R>(input.length)
+        let started = 0
+        let finished = 0
+        const startNext = (): void => {
+          const index = started++
+          const item = input[index] as T
+          s.spawn(`${name}[${index}]`, async (context) => {
+            results[index] = await fn(item, index, context)
+          }).then(() => {
+            finished += 1
+            if (finished === input.length) resolve(results)
+            else if (started < input.length && !s.aborted) startNext()
+          }, reject) // the scope already carries the failure; this only lets the callback return
+        }
+        if (input.length === 0) resolve(results)
+        while (started < Math.min(concurrency, input.length)) startNext()
+      }),
+  )
+}

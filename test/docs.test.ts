@@ -2,6 +2,7 @@
 // module of its own: documentation that does not run is documentation that lies.
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
+import assert from 'node:assert/strict'
 import { after, describe, test } from 'node:test'
 import { pathToFileURL } from 'node:url'
 
@@ -56,8 +57,8 @@ mkdirSync(outDir, { recursive: true })
 after(() => rmSync(outDir, { recursive: true, force: true }))
 
 describe('documentation examples', () => {
-  test('there are examples to run', (t) => {
-    t.assert.ok(examples.length > 0)
+  test('there are examples to run', () => {
+    assert.ok(examples.length > 0)
   })
   examples.forEach((example, index) => {
     test(`${example.source}:${example.line} runs and its assertions hold`, async () => {

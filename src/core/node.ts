@@ -20,7 +20,12 @@ export abstract class Node {
   #controller: AbortController | undefined
   #aborted = false
   #reason: unknown
-  #children: Set<Node> | undefined
+  // Children form an intrusive doubly linked list: adopting and releasing a child is a few pointer
+  // writes, with no allocation and no hashing, which matters at 10,000 tasks per scope.
+  #firstChild: Node | undefined
+  #previousSibling: Node | undefined
+  #nextSibling: Node | undefined
+  #adopter: Node | undefined
 
   constructor(name: string, deadline: number | undefined, span: Span | undefined) {
     this.name = name
@@ -59,7 +64,11 @@ export abstract class Node {
     this.#reason = reason
     this.onAbort(reason)
     this.#controller?.abort(reason)
-    if (this.#children !== undefined) for (const child of this.#children) child.abort(reason)
+    for (let child = this.#firstChild; child !== undefined; ) {
+      const next = child.#nextSibling
+      child.abort(reason)
+      child = next
+    }
   }
 
   /** Called once, before the signal fires and before the children are cancelled. */
@@ -67,13 +76,24 @@ export abstract class Node {
 
   /** Registers a node to be cancelled with this one. */
   adopt(child: Node): void {
-    this.#children ??= new Set()
-    this.#children.add(child)
+    if (child.#adopter !== undefined) return
+    child.#adopter = this
+    child.#nextSibling = this.#firstChild
+    if (this.#firstChild !== undefined) this.#firstChild.#previousSibling = child
+    this.#firstChild = child
   }
 
   /** Forgets a child that has finished (so long-lived parents do not accumulate them). */
   release(child: Node): void {
-    this.#children?.delete(child)
+    if (child.#adopter !== this) return
+    const previous = child.#previousSibling
+    const next = child.#nextSibling
+    if (previous === undefined) this.#firstChild = next
+    else previous.#nextSibling = next
+    if (next !== undefined) next.#previousSibling = previous
+    child.#adopter = undefined
+    child.#previousSibling = undefined
+    child.#nextSibling = undefined
   }
 }
 

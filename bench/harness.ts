@@ -1,0 +1,94 @@
+// Shared measuring loop for the benchmarks: variants run interleaved, round after round, so that
+// machine noise (2 shared cores here) hits every variant alike; figures are medians over rounds and
+// the headline numbers are ratios between variants of the same run.
+import { writeFileSync } from 'node:fs'
+import { cpus } from 'node:os'
+import { join } from 'node:path'
+
+export interface Variant {
+  name: string
+  /** One operation; the benchmark divides the time by `unitsPerOp` to report a per-unit cost. */
+  op: () => Promise<unknown> | unknown
+}
+
+export interface Measured {
+  name: string
+  /** Median nanoseconds per unit over the rounds. */
+  nsPerUnit: number
+  /** Spread between rounds: (max - min) / median. */
+  spread: number
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1
+    ? (sorted[middle] as number)
+    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2
+}
+
+/**
+ * Runs each variant's `op` for about `msPerRound` per round, `rounds` times, interleaved, and
+ * returns the median cost per unit of each.
+ */
+export async function measure(
+  variants: Variant[],
+  options: { unitsPerOp: number; rounds?: number; msPerRound?: number },
+): Promise<Measured[]> {
+  const { unitsPerOp, rounds = 7, msPerRound = 150 } = options
+  const samples = new Map<string, number[]>(variants.map((variant) => [variant.name, []]))
+  for (const variant of variants) for (let i = 0; i < 50; i++) await variant.op() // warm up the JIT
+  for (let round = 0; round < rounds; round++) {
+    for (const variant of variants) {
+      globalThis.gc?.()
+      let ops = 0
+      const start = process.hrtime.bigint()
+      let elapsed = 0
+      while (elapsed < msPerRound * 1e6) {
+        await variant.op()
+        ops += 1
+        elapsed = Number(process.hrtime.bigint() - start)
+      }
+      samples.get(variant.name)?.push(elapsed / (ops * unitsPerOp))
+    }
+  }
+  return variants.map(({ name }) => {
+    const values = samples.get(name) ?? []
+    const mid = median(values)
+    return { name, nsPerUnit: mid, spread: (Math.max(...values) - Math.min(...values)) / mid }
+  })
+}
+
+/** Writes a benchmark's figures to bench/results/<name>.json with the machine and runtime they came from. */
+export function writeResults(name: string, figures: unknown): string {
+  const file = join(import.meta.dirname, 'results', `${name}.json`)
+  const report = {
+    benchmark: name,
+    date: new Date().toISOString(),
+    node: process.version,
+    cpus: `${cpus().length} x ${cpus()[0]?.model ?? 'unknown'}`,
+    figures,
+  }
+  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`)
+  return file
+}
+
+/** Prints rows as an aligned table. */
+export function printTable(rows: Record<string, string | number>[]): void {
+  if (rows.length === 0) return
+  const columns = Object.keys(rows[0] as object)
+  const cell = (value: string | number | undefined): string =>
+    typeof value === 'number'
+      ? Number.isInteger(value)
+        ? String(value)
+        : value.toFixed(2)
+      : String(value ?? '')
+  const widths = columns.map((column) =>
+    Math.max(column.length, ...rows.map((row) => cell(row[column]).length)),
+  )
+  const line = (values: string[]): string =>
+    values.map((value, i) => value.padEnd(widths[i] as number)).join('  ')
+  console.log(line(columns))
+  console.log(line(widths.map((width) => '-'.repeat(width))))
+  for (const row of rows) console.log(line(columns.map((column) => cell(row[column]))))
+}

@@ -1,2 +1,3 @@
 /** `weft/testing`: deterministic time and fault injection for tests of code built on weft. */
+export { type FaultPlan, type Faulty, seededRandom, withFaults } from './faults.ts'
 export { VirtualClock, withVirtualClock } from './virtual-clock.ts'

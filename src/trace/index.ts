@@ -1,3 +1,4 @@
+export { type CriticalPath, type CriticalSegment, criticalPath } from './critical-path.ts'
 export {
   type AttributeValue,
   Span,
@@ -8,4 +9,5 @@ export {
   type TraceData,
   type TraceListener,
 } from './span.ts'
+export { parseTrace, type TraceInput } from './trace-data.ts'
 export { configureTracing, startSpan, type TracingOptions } from './tracing.ts'

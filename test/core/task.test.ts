@@ -1,6 +1,16 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { AbortError, DeadlineExceeded, type Scope, scope, sleep, type Task, type TaskState } from 'weft'
+import {
+  AbortError,
+  DeadlineExceeded,
+  type Scope,
+  type ScopeOptions,
+  scope,
+  sleep,
+  type Task,
+  type TaskState,
+} from 'weft'
+import type { VirtualClock } from 'weft/testing'
 import { inVirtualTime, rejection, sleepThroughCancellation } from './support.ts'
 
 describe('a task', () => {
@@ -17,13 +27,14 @@ describe('a task', () => {
 
   test('rejects with the error its function throws, and is then in state rejected', async () => {
     const failure = new Error('failed')
-    let task: Task | undefined
+    let task: Task<never> | undefined
     const error = await rejection(
       scope(async (s) => {
-        task = s.spawn('fails', () => {
+        const failing = s.spawn('fails', () => {
           throw failure
         })
-        assert.equal(await rejection(task), failure)
+        task = failing
+        assert.equal(await rejection(failing), failure)
       }),
     )
     assert.equal(error, failure)
@@ -89,20 +100,21 @@ describe('a task', () => {
 describe('a cancelled task rejects with an AbortError whose reason says why', () => {
   /** Spawns a task that runs long, lets `cancel` act on it, and returns its rejection and signal. */
   async function cancelledBy(
-    clock: { run<T>(work: PromiseLike<T>): Promise<T> },
-    options: Parameters<typeof scope>[0],
-    cancel: (s: Scope, task: Task) => void | Promise<void>,
+    clock: VirtualClock,
+    options: ScopeOptions,
+    cancel: (s: Scope, task: Task<void>) => void | Promise<void>,
   ): Promise<{ error: unknown; signal: AbortSignal; state: TaskState }> {
-    let task: Task | undefined
+    let task: Task<void> | undefined
     let error: unknown
     await clock
       .run(
         scope(options, async (s) => {
-          task = s.spawn('runs long', () => sleep(60_000))
-          const rejected = rejection(task).then((e) => {
+          const running = s.spawn('runs long', () => sleep(60_000))
+          task = running
+          const rejected = rejection(running).then((e) => {
             error = e
           })
-          await cancel(s, task)
+          await cancel(s, running)
           await rejected
         }),
       )
@@ -311,7 +323,7 @@ describe('a task spawned into a cancelled scope', () => {
     inVirtualTime(async (clock) => {
       const failure = new Error('failed')
       let called = false
-      let late: Task | undefined
+      let late: Task<void> | undefined
       await rejection(
         clock.run(
           scope((s) => {

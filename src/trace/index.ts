@@ -1,4 +1,5 @@
 export { type CriticalPath, type CriticalSegment, criticalPath } from './critical-path.ts'
+export { exportToOpenTelemetry, openTelemetryListener } from './otel.ts'
 export {
   type AttributeValue,
   Span,

@@ -79,7 +79,11 @@ export interface CriticalPath {
  */
 export function criticalPath(trace: TraceInput): CriticalPath {
   const tree = spanTree(spansOf(trace, 'criticalPath()'), 'criticalPath()')
-  if (tree === undefined) return { path: [], slack: new Map(), duration: 0, segments: [] }
+  return tree === undefined ? { path: [], slack: new Map(), duration: 0, segments: [] } : criticalPathOf(tree)
+}
+
+/** {@link criticalPath} of a tree already built (the waterfall needs both). */
+export function criticalPathOf(tree: SpanTree): CriticalPath {
   const { chosen, segments } = walk(tree.root)
   return {
     path: chain(tree.root, chosen),
@@ -158,7 +162,8 @@ function slackOf(tree: SpanTree, onPath: ReadonlyMap<SpanNode, unknown>): Map<st
   const slack = new Map<string, number>([[tree.root.span.spanId, 0]])
   const latestEnd = new Map<SpanNode, number>([[tree.root, tree.root.end]])
   for (const node of tree.nodes) {
-    const siblings = node.children
+    // Among siblings starting together, a zero-length one comes first: it may precede the others.
+    const siblings = [...node.children].sort(byStart)
     const parentLatestEnd = latestEnd.get(node) as number
     // latestStartFrom[i]: the earliest "latest start" among siblings i and after.
     const latestStartFrom = new Float64Array(siblings.length + 1).fill(Infinity)
@@ -185,6 +190,10 @@ function firstStartingFrom(sorted: readonly SpanNode[], time: number, from: numb
     else high = middle
   }
   return low
+}
+
+function byStart(a: SpanNode, b: SpanNode): number {
+  return a.start - b.start || a.end - b.end || compareIds(a.span.spanId, b.span.spanId)
 }
 
 function byEnd(a: SpanNode, b: SpanNode): number {

@@ -12,3 +12,4 @@ export {
 } from './span.ts'
 export { parseTrace, type TraceInput } from './trace-data.ts'
 export { configureTracing, startSpan, type TracingOptions } from './tracing.ts'
+export { renderWaterfall, type WaterfallOptions } from './waterfall.ts'

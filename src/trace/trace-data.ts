@@ -168,7 +168,7 @@ export function spansOf(input: TraceInput, where: string): readonly SpanData[] {
 export interface SpanNode {
   readonly span: SpanData
   readonly parent: SpanNode | undefined
-  /** Sorted by start, then end, then span id (creation order for spans weft recorded). */
+  /** Sorted by start, then span id: for spans weft recorded, the order they were started in. */
   readonly children: SpanNode[]
   /** 0 for the root. */
   readonly depth: number
@@ -283,7 +283,7 @@ function byTime(a: SpanData, b: SpanData): number {
 }
 
 function byNodeTime(a: SpanNode, b: SpanNode): number {
-  return a.start - b.start || a.end - b.end || compareIds(a.span.spanId, b.span.spanId)
+  return a.start - b.start || compareIds(a.span.spanId, b.span.spanId)
 }
 
 /** Span ids compare as strings: for weft's fixed-width hex ids that is creation order. */

@@ -44,7 +44,9 @@ export interface CriticalPath {
  * own. A child that ends after the point reached was running alongside the path, not gating it.
  * Ties go to a child that was not cancelled (a failure and the siblings it cancelled end together,
  * and the failure is what set the time), then to the longer child, then to the one created first:
- * the result never depends on the order of the input.
+ * the result never depends on the order of the input. On a real clock a cancelled sibling ends a
+ * little after the failure, and is then rightly on the path: its cleanup is what the scope waited
+ * for last.
  *
  * Slack assumes, like the walk, that a span may have waited for any sibling that ended before it
  * started: a span may end as late as its parent may, and no later than any such later sibling may
@@ -162,6 +164,7 @@ function slackOf(tree: SpanTree, onPath: ReadonlyMap<SpanNode, unknown>): Map<st
   const slack = new Map<string, number>([[tree.root.span.spanId, 0]])
   const latestEnd = new Map<SpanNode, number>([[tree.root, tree.root.end]])
   for (const node of tree.nodes) {
+    if (node.children.length === 0) continue
     // Among siblings starting together, a zero-length one comes first: it may precede the others.
     const siblings = [...node.children].sort(byStart)
     const parentLatestEnd = latestEnd.get(node) as number

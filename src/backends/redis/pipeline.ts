@@ -1,0 +1,250 @@
+import { clock, type TimerHandle } from '../../core/clock.ts'
+import { currentDeadline, currentSignal, remaining } from '../../core/context.ts'
+import { AbortError, BackendTimeout, DeadlineExceeded } from '../../core/errors.ts'
+import type { Span } from '../../trace/span.ts'
+import { startSpan } from '../../trace/tracing.ts'
+import { NotConnected } from './errors.ts'
+import type { Transport, Wire } from './transport.ts'
+
+/** One call of a client method, as the client hands it to the pipeline. */
+export interface Operation<T> {
+  /** The client method (`get`, `incr`): names the span (`redis.get`) and the errors. */
+  readonly name: string
+  /** The command to send. */
+  readonly wire: Wire
+  /** Turns the raw reply into the value; throws `UnexpectedReply` on a reply of another shape. */
+  readonly decode: (reply: unknown) => T
+  /** Records what the value says (hits, misses) on the call's span; called only when it is traced. */
+  readonly annotate?: ((span: Span, value: T) => void) | undefined
+}
+
+/**
+ * Auto-pipelining with cancellation that reaches the socket.
+ *
+ * Calls made in one turn of the event loop are queued and written together at the next `setImmediate`
+ * (or, when the connection is not ready, as soon as it is). Until that write, a call is only an entry
+ * in this queue, so one whose signal aborts (or whose time runs out) is simply skipped: it never reaches
+ * the server. After the write, the call's promise still settles at once on abort or timeout, and the
+ * reply, which the server sends in order on the same connection, is dropped when it arrives: the
+ * connection stays in step, with no need to reconnect.
+ *
+ * ioredis's own `enableAutoPipelining` is not used: it commits a command to its pipeline at the call,
+ * with no way to take it back, and gives no handle on when the write happens.
+ */
+export class AutoPipeline {
+  readonly #transport: Transport
+  readonly #timeout: number
+  #queue: Call<unknown>[] = []
+  #scheduled = false
+  #waiting = false
+  #closed = false
+  #closing: Promise<void> | undefined
+  #drained: (() => void) | undefined
+
+  /** `timeout`: the most a call may take, in ms (Infinity for no limit besides the ambient deadline). */
+  constructor(transport: Transport, timeout: number) {
+    this.#transport = transport
+    this.#timeout = timeout
+  }
+
+  get transport(): Transport {
+    return this.#transport
+  }
+
+  /** Queues `operation` for the next write and resolves with its decoded reply. */
+  run<T>(operation: Operation<T>): Promise<T> {
+    const span = startSpan(`redis.${operation.name}`, 'client', this.#transport.attributes)
+    if (span !== undefined) {
+      span.attributes['db.operation.name'] = (operation.wire[0] ?? '').toUpperCase()
+      span.attributes['weft.request.bytes'] = wireBytes(operation.wire)
+    }
+    const signal = currentSignal()
+    const left = remaining()
+    let refusal: Error | undefined
+    if (this.#closed) {
+      refusal = this.#transport.toError(new NotConnected('closed'), operation.name)
+    } else if (signal.aborted) {
+      refusal = new AbortError(this.describe(operation.name), signal.reason)
+    } else if (left === 0) {
+      // The scope's own deadline timer may not have run yet; the deadline has passed all the same.
+      const what = this.describe(operation.name)
+      refusal = new AbortError(what, new DeadlineExceeded(what, currentDeadline() ?? clock().now()))
+    }
+    if (refusal !== undefined) {
+      span?.finish(refusal instanceof AbortError ? 'cancelled' : 'error', refusal)
+      return Promise.reject(refusal)
+    }
+    const call = new Call(this, operation, span, signal)
+    // At the ambient deadline the scope cancels the call itself; a timer is needed only when the
+    // client's own timeout comes first.
+    if (this.#timeout < left) call.startTimer(this.#timeout)
+    this.#queue.push(call as Call<unknown>)
+    if (!this.#scheduled && !this.#waiting) {
+      this.#scheduled = true
+      setImmediate(() => this.#flush())
+    }
+    return call.promise
+  }
+
+  /** Writes what is queued, then closes the transport. Later calls fail with `BackendUnavailable`. */
+  close(): Promise<void> {
+    this.#closed = true
+    this.#closing ??= this.#drain().then(() => this.#transport.close())
+    return this.#closing
+  }
+
+  /** Resolves once every queued call was written or settled. */
+  #drain(): Promise<void> {
+    if (this.#queue.length === 0) return Promise.resolve()
+    const { promise, resolve } = Promise.withResolvers<void>()
+    this.#drained = resolve
+    return promise
+  }
+
+  /** @internal How errors name a call: `redis 127.0.0.1:6379 get`. */
+  describe(name: string): string {
+    return `redis ${this.#transport.address} ${name}`
+  }
+
+  #flush(): void {
+    this.#scheduled = false
+    this.#write()
+    if (this.#queue.length === 0) this.#drained?.()
+  }
+
+  #write(): void {
+    if (this.#queue.length === 0) return
+    const wait = this.#transport.ready()
+    if (wait !== undefined) {
+      // Calls made meanwhile join the queue and go out in the first write once connected.
+      this.#waiting = true
+      wait.then(
+        () => {
+          this.#waiting = false
+          this.#flush()
+        },
+        (reason: unknown) => {
+          this.#waiting = false
+          const queue = this.#queue
+          this.#queue = []
+          for (const call of queue) call.fail(this.#transport.toError(reason, call.operation.name))
+          this.#drained?.()
+        },
+      )
+      return
+    }
+    const batch = this.#queue.filter((call) => call.state === 'queued')
+    this.#queue = []
+    if (batch.length === 0) return
+    const wires: Wire[] = new Array(batch.length)
+    for (let i = 0; i < batch.length; i++) {
+      const call = batch[i] as Call<unknown>
+      call.sent(batch.length)
+      wires[i] = call.operation.wire
+    }
+    this.#transport.write(wires, (index, error, reply) => {
+      const call = batch[index] as Call<unknown>
+      if (error === undefined) call.succeed(reply)
+      else call.fail(this.#transport.toError(error, call.operation.name))
+    })
+  }
+}
+
+/** A call from the method to its settlement: queued, then sent, then settled (or settled while queued). */
+class Call<T> {
+  state: 'queued' | 'sent' | 'settled' = 'queued'
+  readonly operation: Operation<T>
+  readonly promise: Promise<T>
+  readonly #pipeline: AutoPipeline
+  readonly #span: Span | undefined
+  readonly #signal: AbortSignal
+  readonly #resolve: (value: T) => void
+  readonly #reject: (error: unknown) => void
+  #timer: TimerHandle | undefined
+
+  constructor(pipeline: AutoPipeline, operation: Operation<T>, span: Span | undefined, signal: AbortSignal) {
+    const { promise, resolve, reject } = Promise.withResolvers<T>()
+    this.promise = promise
+    this.#resolve = resolve
+    this.#reject = reject
+    this.operation = operation
+    this.#pipeline = pipeline
+    this.#span = span
+    this.#signal = signal
+    // The call itself is the listener (`handleEvent`): no closure per call.
+    signal.addEventListener('abort', this, { once: true })
+  }
+
+  startTimer(ms: number): void {
+    this.#timer = clock().setTimeout(() => {
+      this.#timer = undefined
+      const where = this.state === 'queued' ? ' (still waiting for a connection)' : ''
+      const { address } = this.#pipeline.transport
+      this.fail(
+        new BackendTimeout(`${this.operation.name} timed out after ${ms} ms${where}`, {
+          backend: 'redis',
+          address,
+        }),
+      )
+    }, ms)
+  }
+
+  /** The abort listener. */
+  handleEvent(): void {
+    this.fail(new AbortError(this.#pipeline.describe(this.operation.name), this.#signal.reason))
+  }
+
+  sent(batchSize: number): void {
+    this.state = 'sent'
+    if (this.#span !== undefined) this.#span.attributes['db.operation.batch.size'] = batchSize
+  }
+
+  succeed(reply: unknown): void {
+    if (this.state === 'settled') return // cancelled or timed out: the reply is dropped
+    let value: T
+    try {
+      value = this.operation.decode(reply)
+    } catch (error) {
+      this.fail(this.#pipeline.transport.toError(error, this.operation.name))
+      return
+    }
+    this.#settle()
+    if (this.#span !== undefined) {
+      this.#span.attributes['weft.response.bytes'] = replyBytes(reply)
+      this.operation.annotate?.(this.#span, value)
+      this.#span.finish('ok')
+    }
+    this.#resolve(value)
+  }
+
+  fail(error: Error): void {
+    if (this.state === 'settled') return
+    this.#settle()
+    this.#span?.finish(error instanceof AbortError ? 'cancelled' : 'error', error)
+    this.#reject(error)
+  }
+
+  #settle(): void {
+    this.state = 'settled'
+    this.#signal.removeEventListener('abort', this)
+    if (this.#timer !== undefined) clock().clearTimeout(this.#timer)
+  }
+}
+
+function wireBytes(wire: Wire): number {
+  let bytes = 0
+  for (const part of wire) bytes += Buffer.byteLength(part)
+  return bytes
+}
+
+function replyBytes(reply: unknown): number {
+  if (typeof reply === 'string') return Buffer.byteLength(reply)
+  if (Array.isArray(reply)) return reply.reduce((sum: number, item) => sum + replyBytes(item), 0)
+  if (reply !== null && typeof reply === 'object') {
+    return Object.entries(reply).reduce(
+      (sum, [key, value]) => sum + Buffer.byteLength(key) + replyBytes(value),
+      0,
+    )
+  }
+  return 0
+}

@@ -1,0 +1,144 @@
+// Nothing is left behind: no listener on a long-lived signal, no timer, no memory held by finished work,
+// no unhandled rejection, whatever mix of success, failure, cancellation and deadline happened.
+import assert from 'node:assert/strict'
+import { getEventListeners } from 'node:events'
+import { describe, test } from 'node:test'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
+import { scope, sleep } from 'weft'
+import type { VirtualClock } from 'weft/testing'
+import { inVirtualTime, rejection } from './support.ts'
+
+const batch = 1_000
+
+/** Node's garbage collector, exposed at run time when node was not started with --expose-gc. */
+function collector(): (() => void) | undefined {
+  if (typeof globalThis.gc === 'function') return globalThis.gc
+  try {
+    setFlagsFromString('--expose-gc')
+    return runInNewContext('gc') as () => void
+  } catch {
+    return undefined
+  }
+}
+const gc = collector()
+
+/** Heap in use, after a full collection when the collector could be reached. */
+function heapUsed(): number {
+  gc?.()
+  return process.memoryUsage().heapUsed
+}
+
+/** The most the heap may grow over the whole run: what 100k retained scopes would far exceed. */
+const heapBound = gc === undefined ? 64 * 2 ** 20 : 8 * 2 ** 20
+
+const failure = new Error('failed')
+
+/**
+ * The `i`-th of many short scopes: one in twenty fails, one in twenty has a task cancelled, one in
+ * twenty misses its deadline, the others succeed (half of them with a deadline). Cancellation costs ten
+ * times what success does (errors and abort events), hence the proportions: the run stays short.
+ */
+function shortScope(i: number, options: { signal?: AbortSignal }): Promise<unknown> {
+  switch (i % 20) {
+    case 0:
+      return scope(options, (s) => {
+        s.spawn(() => sleep(60_000))
+        throw failure
+      }).catch(() => 'failed')
+    case 1:
+      return scope(options, async (s) => {
+        const task = s.spawn(() => sleep(60_000))
+        task.cancel('not needed')
+        return rejection(task)
+      })
+    case 2:
+      return scope({ ...options, deadline: 0 }, () => i).catch(() => 'deadline')
+    default:
+      return scope(i % 2 === 0 ? { ...options, deadline: 60_000 } : options, (s) => s.spawn(() => i))
+  }
+}
+
+/** Runs `count` short scopes, `batch` at a time, calling `during` while each batch is running. */
+async function runMany(count: number, options: { signal?: AbortSignal }, during: () => void): Promise<void> {
+  for (let start = 0; start < count; start += batch) {
+    const running: Promise<unknown>[] = []
+    for (let i = start; i < start + batch; i++) running.push(shortScope(i, options))
+    during()
+    await Promise.all(running)
+  }
+}
+
+describe('after many scopes of every kind of ending', () => {
+  test(
+    'a long-lived parent signal of 100k scopes keeps no listener, and the heap does not grow with them',
+    inVirtualTime(async (clock: VirtualClock) => {
+      const parent = new AbortController()
+      const listeners = () => getEventListeners(parent.signal, 'abort').length
+      let peak = 0
+      const before = heapUsed()
+      await runMany(100_000, { signal: parent.signal }, () => {
+        peak = Math.max(peak, listeners())
+      })
+      const grown = heapUsed() - before
+      assert.ok(peak > 0 && peak <= batch, `one listener per running scope at most, saw ${peak}`)
+      assert.equal(listeners(), 0)
+      assert.equal(clock.pendingTimers, 0)
+      assert.ok(grown < heapBound, `heap grew by ${(grown / 2 ** 20).toFixed(1)} MiB`)
+    }),
+  )
+
+  test(
+    'a long-lived scope they were nested in, or spawned as tasks of, holds on to none of them',
+    inVirtualTime(async () => {
+      const before = heapUsed()
+      await scope(async (outer) => {
+        // 30k are enough: retaining them would take several times the bound.
+        await runMany(30_000, {}, () => {
+          for (let i = 0; i < batch; i++) outer.spawn(() => i)
+        })
+        const grown = heapUsed() - before
+        assert.ok(grown < heapBound, `heap grew by ${(grown / 2 ** 20).toFixed(1)} MiB`)
+      })
+    }),
+  )
+})
+
+describe('after a mix of success, failure, cancellation and deadline', () => {
+  test(
+    'no timer, no listener on any signal handed in, and no unhandled rejection is left',
+    // inVirtualTime asserts that no timer is pending and no rejection went unhandled.
+    inVirtualTime(async (clock) => {
+      const parent = new AbortController()
+      const given = new AbortController()
+      const outcomes = await clock.run(
+        Promise.allSettled([
+          scope({ signal: parent.signal, deadline: 100 }, async (s) => {
+            s.spawn('succeeds', () => sleep(10, { signal: given.signal }))
+            s.spawn('cancelled', () => sleep(60_000)).cancel('stop')
+            await scope({ deadline: 20 }, () => sleep(60_000)).catch(() => {})
+            return 'ok'
+          }),
+          scope({ signal: parent.signal }, (s) => {
+            s.spawn('waits', () => sleep(60_000))
+            s.spawn('fails', async () => {
+              await sleep(5)
+              throw new Error('failed')
+            })
+          }),
+          scope({ signal: parent.signal, deadline: 50 }, (s) => s.spawn(() => sleep(60_000))),
+          scope({ signal: parent.signal }, (s) => {
+            s.spawn(() => sleep(60_000))
+            clock.setTimeout(() => parent.abort('client left'), 70)
+          }),
+        ]),
+      )
+      assert.deepEqual(
+        outcomes.map((outcome) => outcome.status),
+        ['fulfilled', 'rejected', 'rejected', 'rejected'],
+      )
+      assert.equal(getEventListeners(parent.signal, 'abort').length, 0)
+      assert.equal(getEventListeners(given.signal, 'abort').length, 0)
+    }),
+  )
+})

@@ -60,7 +60,13 @@ async function launch(binary: string, port: number): Promise<RedisServer> {
     child.kill('SIGKILL')
   }
   process.on('exit', killOnExit)
-  const exited = once(child, 'exit').then(() => process.off('exit', killOnExit))
+  // 'error' stands for 'exit' when the binary could not be started at all.
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', () => resolve())
+    child.once('error', () => resolve())
+  }).then(() => {
+    process.off('exit', killOnExit)
+  })
   await ready(child)
   // Keep draining the output so that a chatty server never blocks on a full pipe.
   child.stdout?.resume()

@@ -39,14 +39,17 @@ export class RedisClient implements Redis {
   readonly #pipeline: AutoPipeline
   readonly #prefix: string
 
-  /** `factory` names the function that made the client, in the TypeErrors about its options. */
-  constructor(factory: string, transport: Transport, options: RedisClientOptions) {
+  /**
+   * `factory` names the function that made the client, in the TypeErrors about its options;
+   * `connect` makes the transport, once the options are known to be good.
+   */
+  constructor(factory: string, connect: () => Transport, options: RedisClientOptions) {
     checkOptions(factory, options)
     const { keyPrefix = '', timeout = DEFAULT_TIMEOUT } = options
     checkString(factory, 'options.keyPrefix', keyPrefix)
     if (timeout !== Infinity) checkDuration(factory, 'options.timeout', timeout)
     this.#prefix = keyPrefix
-    this.#pipeline = new AutoPipeline(transport, timeout)
+    this.#pipeline = new AutoPipeline(connect(), timeout)
   }
 
   get address(): string {

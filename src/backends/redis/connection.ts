@@ -40,7 +40,7 @@ export function redisClient(options: RedisConnectionOptions): Redis {
   const { url, connectTimeout = 2000 } = options
   checkString('redisClient()', 'options.url', url)
   checkDuration('redisClient()', 'options.connectTimeout', connectTimeout)
-  return new RedisClient('redisClient()', new Connection(url, connectTimeout), options)
+  return new RedisClient('redisClient()', () => new Connection(url, connectTimeout), options)
 }
 
 /** The delay before reconnection attempt `attempt` (from 1): at once, then 100 ms doubling up to 2 s. */

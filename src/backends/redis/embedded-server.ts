@@ -41,6 +41,8 @@ export class EmbeddedServer {
     switch (name.toLowerCase()) {
       case 'ping':
         return 'PONG'
+      case 'dbsize': // keys held, expired ones not yet reclaimed included, as the server counts them
+        return this.#keys.size
       case 'get':
         return this.#string(arg(0)) ?? null
       case 'mget':

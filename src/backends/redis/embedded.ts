@@ -25,7 +25,7 @@ export type EmbeddedRedisOptions = RedisClientOptions
  * ```
  */
 export function embeddedRedis(options: EmbeddedRedisOptions = {}): Redis {
-  return new RedisClient('embeddedRedis()', new EmbeddedTransport(), options)
+  return new RedisClient('embeddedRedis()', () => new EmbeddedTransport(), options)
 }
 
 class EmbeddedTransport implements Transport {

@@ -5,6 +5,7 @@ import type { Redis } from './redis.ts'
 /**
  * The Redis the environment names: {@link redisClient} for a URL (the value of `REDIS_URL`), else,
  * when it is undefined or blank, {@link embeddedRedis}, so that the service runs with no server at all.
+ * The options apply to either, except `connectTimeout`, which only a connection has.
  *
  * @example
  * ```ts
@@ -22,7 +23,9 @@ export function redisFromEnv(
   if (url !== undefined && typeof url !== 'string') {
     throw new TypeError(`redisFromEnv(): url must be a string or undefined, got ${typeof url}`)
   }
-  const { connectTimeout, ...common } = options
-  if (url === undefined || url.trim() === '') return embeddedRedis(common)
+  if (url === undefined || url.trim() === '') {
+    const { connectTimeout: _, ...common } = options
+    return embeddedRedis(common)
+  }
   return redisClient({ ...options, url: url.trim() })
 }

@@ -1,13 +1,14 @@
 // Every ```ts example in the public API's doc comments (`@example`) and in README.md is run here as a
 // module of its own: documentation that does not run is documentation that lies.
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import assert from 'node:assert/strict'
 import { after, describe, test } from 'node:test'
 import { pathToFileURL } from 'node:url'
 
 const root = join(import.meta.dirname, '..')
-const outDir = join(root, '.doctest')
+// Inside the package, so that `import ... from 'weft'` resolves; one folder per run, so runs can overlap.
+const outDir = mkdtempSync(join(root, '.doctest-'))
 
 interface Example {
   source: string
@@ -53,7 +54,6 @@ const examples = [
   ...fencedBlocks(readFileSync(join(root, 'README.md'), 'utf8')).map((block) => ({ source: 'README.md', ...block })),
 ]
 
-mkdirSync(outDir, { recursive: true })
 after(() => rmSync(outDir, { recursive: true, force: true }))
 
 describe('documentation examples', () => {

@@ -133,7 +133,12 @@ export class Trace {
   }
 
   finish(): void {
-    this.#onFinish?.(this)
+    try {
+      this.#onFinish?.(this)
+    } catch (error) {
+      // A listener observes the request; its bug must not fail or hang the request it observed.
+      process.emitWarning(`weft: a trace listener threw: ${error instanceof Error ? error.stack : String(error)}`)
+    }
   }
 
   toJSON(): TraceData {

@@ -1,5 +1,12 @@
 import type { HedgeOptions, RetryOptions } from 'weft'
-import { checkCount, checkDuration, checkOptions, checkSignal, checkString } from '../../core/validate.ts'
+import {
+  checkCount,
+  checkDuration,
+  checkOptions,
+  checkSignal,
+  checkString,
+  describe,
+} from '../../core/validate.ts'
 import type { CircuitOptions } from './circuit.ts'
 import { TIMEOUT_HEADER } from './deadline-header.ts'
 import type { InProcessApp } from './target.ts'
@@ -130,7 +137,9 @@ export function parseBaseUrl(baseUrl: string | URL): URL {
 
 /** Checks one call's request and returns its method in upper case. */
 export function checkRequest(where: string, request: RpcRequest): Method {
-  checkOptions(where, request)
+  if (typeof request !== 'object' || request === null) {
+    throw new TypeError(`${where}: the request must be an object, got ${describe(request)}`)
+  }
   const { method, path, body, signal, deadline, timeout, idempotent, hedge, query, headers } = request
   checkString(where, 'method', method)
   const upper = method.toUpperCase() as Method

@@ -1,9 +1,10 @@
-import { clock, type TimerHandle } from '../../core/clock.ts'
+import { clock } from '../../core/clock.ts'
 import { currentDeadline, currentSignal, remaining } from '../../core/context.ts'
 import { AbortError, BackendTimeout, DeadlineExceeded } from '../../core/errors.ts'
 import type { Span } from '../../trace/span.ts'
 import { startSpan } from '../../trace/tracing.ts'
 import { NotConnected } from './errors.ts'
+import { type Expirable, TimeoutQueue } from './timeouts.ts'
 import type { Transport, Wire } from './transport.ts'
 
 /** One call of a client method, as the client hands it to the pipeline. */
@@ -34,6 +35,8 @@ export interface Operation<T> {
 export class AutoPipeline {
   readonly #transport: Transport
   readonly #timeout: number
+  /** The calls whose own timeout comes before the ambient deadline; undefined without a timeout. */
+  readonly #timeouts: TimeoutQueue | undefined
   #queue: Call<unknown>[] = []
   #scheduled = false
   #waiting = false
@@ -45,10 +48,16 @@ export class AutoPipeline {
   constructor(transport: Transport, timeout: number) {
     this.#transport = transport
     this.#timeout = timeout
+    this.#timeouts = timeout === Infinity ? undefined : new TimeoutQueue(timeout)
   }
 
   get transport(): Transport {
     return this.#transport
+  }
+
+  /** The most a call may take, in ms. */
+  get timeout(): number {
+    return this.#timeout
   }
 
   /** Queues `operation` for the next write and resolves with its decoded reply. */
@@ -74,10 +83,11 @@ export class AutoPipeline {
       span?.finish(refusal instanceof AbortError ? 'cancelled' : 'error', refusal)
       return Promise.reject(refusal)
     }
-    const call = new Call(this, operation, span, signal)
-    // At the ambient deadline the scope cancels the call itself; a timer is needed only when the
-    // client's own timeout comes first.
-    if (this.#timeout < left) call.startTimer(this.#timeout)
+    // At the ambient deadline the scope cancels the call itself; a timeout is needed only when the
+    // client's own comes first.
+    const timeouts = this.#timeout < left ? this.#timeouts : undefined
+    const call = new Call(this, operation, span, signal, timeouts)
+    timeouts?.add(call)
     this.#queue.push(call as Call<unknown>)
     if (!this.#scheduled && !this.#waiting) {
       this.#scheduled = true
@@ -151,7 +161,7 @@ export class AutoPipeline {
 }
 
 /** A call from the method to its settlement: queued, then sent, then settled (or settled while queued). */
-class Call<T> {
+class Call<T> implements Expirable {
   state: 'queued' | 'sent' | 'settled' = 'queued'
   readonly operation: Operation<T>
   readonly promise: Promise<T>
@@ -160,9 +170,15 @@ class Call<T> {
   readonly #signal: AbortSignal
   readonly #resolve: (value: T) => void
   readonly #reject: (error: unknown) => void
-  #timer: TimerHandle | undefined
+  readonly #timeouts: TimeoutQueue | undefined
 
-  constructor(pipeline: AutoPipeline, operation: Operation<T>, span: Span | undefined, signal: AbortSignal) {
+  constructor(
+    pipeline: AutoPipeline,
+    operation: Operation<T>,
+    span: Span | undefined,
+    signal: AbortSignal,
+    timeouts: TimeoutQueue | undefined,
+  ) {
     const { promise, resolve, reject } = Promise.withResolvers<T>()
     this.promise = promise
     this.#resolve = resolve
@@ -171,22 +187,26 @@ class Call<T> {
     this.#pipeline = pipeline
     this.#span = span
     this.#signal = signal
+    this.#timeouts = timeouts
     // The call itself is the listener (`handleEvent`): no closure per call.
     signal.addEventListener('abort', this, { once: true })
   }
 
-  startTimer(ms: number): void {
-    this.#timer = clock().setTimeout(() => {
-      this.#timer = undefined
-      const where = this.state === 'queued' ? ' (still waiting for a connection)' : ''
-      const { address } = this.#pipeline.transport
-      this.fail(
-        new BackendTimeout(`${this.operation.name} timed out after ${ms} ms${where}`, {
-          backend: 'redis',
-          address,
-        }),
-      )
-    }, ms)
+  get done(): boolean {
+    return this.state === 'settled'
+  }
+
+  /** The client's timeout ran out before the reply. */
+  expire(): void {
+    const { address } = this.#pipeline.transport
+    const where = this.state === 'queued' ? ' (still waiting for a connection)' : ''
+    const ms = this.#pipeline.timeout
+    this.fail(
+      new BackendTimeout(`${this.operation.name} timed out after ${ms} ms${where}`, {
+        backend: 'redis',
+        address,
+      }),
+    )
   }
 
   /** The abort listener. */
@@ -227,7 +247,7 @@ class Call<T> {
   #settle(): void {
     this.state = 'settled'
     this.#signal.removeEventListener('abort', this)
-    if (this.#timer !== undefined) clock().clearTimeout(this.#timer)
+    this.#timeouts?.settled()
   }
 }
 

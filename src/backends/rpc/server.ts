@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, RouteHandlerMethod 
 import { clock, DeadlineExceeded, type Scope, scope } from 'weft'
 import { checkDuration, checkOptions } from '../../core/validate.ts'
 import { parseTimeout, TIMEOUT_HEADER } from './deadline-header.ts'
+import { detached } from './detached.ts'
 import { parseTraceparent, TRACEPARENT_HEADER, type TraceParent } from './traceparent.ts'
 
 declare module 'fastify' {
@@ -104,27 +105,32 @@ function inScope(handler: RouteHandlerMethod): RouteHandlerMethod {
     }
     reply.raw.once('close', onClose)
     try {
-      return await scope(
-        {
-          name: `${request.method} ${request.routeOptions.url ?? request.url}`,
-          signal: gone.signal,
-          ...(arrival?.deadlineAt !== undefined && { deadlineAt: arrival.deadlineAt }),
-          ...(arrival?.parent?.sampled && { trace: true }),
-        },
-        async (s) => {
-          request.scope = s
-          recordParent(s, arrival?.parent)
-          const onAbort = (): void => {
-            if (s.signal.reason instanceof DeadlineExceeded && !reply.sent)
-              deadlinePassed(reply, s.signal.reason)
-          }
-          s.signal.addEventListener('abort', onAbort, { once: true })
-          try {
-            return await handler.call(this, request, reply)
-          } finally {
-            s.signal.removeEventListener('abort', onAbort)
-          }
-        },
+      // The request is a request of its own, even when its caller runs in this process (fastify's
+      // inject, an in-process client): its scope is outermost, and its deadline and trace come
+      // from the headers alone.
+      return await detached(() =>
+        scope(
+          {
+            name: `${request.method} ${request.routeOptions.url ?? request.url}`,
+            signal: gone.signal,
+            ...(arrival?.deadlineAt !== undefined && { deadlineAt: arrival.deadlineAt }),
+            ...(arrival?.parent?.sampled && { trace: true }),
+          },
+          async (s) => {
+            request.scope = s
+            recordParent(s, arrival?.parent)
+            const onAbort = (): void => {
+              if (s.signal.reason instanceof DeadlineExceeded && !reply.sent)
+                deadlinePassed(reply, s.signal.reason)
+            }
+            s.signal.addEventListener('abort', onAbort, { once: true })
+            try {
+              return await handler.call(this, request, reply)
+            } finally {
+              s.signal.removeEventListener('abort', onAbort)
+            }
+          },
+        ),
       )
     } catch (error) {
       // The caller was told already (504 at the deadline) or is no longer there to be told.

@@ -1,9 +1,9 @@
-import { AsyncResource } from 'node:async_hooks'
 import type { Server } from 'node:http'
 import type { Socket } from 'node:net'
 import { duplexPair } from 'node:stream'
 import { Pool } from 'undici'
 import { BackendRefused } from 'weft'
+import { detached } from './detached.ts'
 
 /**
  * A service running in this process: a fastify instance, or anything that owns a Node HTTP server and
@@ -42,15 +42,6 @@ export function remoteTarget(baseUrl: URL, connections: number): Target {
 }
 
 /**
- * The async context the in-process server runs in: created while this module loads, outside any
- * request, so it carries no ambient scope. Without it, an in-memory stream would run the server's
- * side of each call in the caller's context (its events fire in the writer's context), and the
- * service's request scope would nest in the caller's: the service would inherit the caller's signal,
- * deadline and trace directly instead of receiving them over HTTP like a remote service does.
- */
-const serverContext = new AsyncResource('weft.rpc.in-process-server')
-
-/**
  * A pool of connections to an in-process app, each an in-memory stream pair handed to the app's HTTP
  * server as if a client had connected. Every call still goes through both HTTP/1.1 parsers, so the
  * deadline header, trace context, keep-alive and cancellation (the client closing the connection,
@@ -67,11 +58,10 @@ export function inProcessTarget(app: InProcessApp, name: string, connections: nu
       ready.then(
         () => {
           const [client, server] = duplexPair()
-          const emit = server.emit
-          server.emit = function (this: typeof server, ...args: Parameters<typeof emit>) {
-            return serverContext.runInAsyncScope(emit, this, ...args)
-          } as typeof emit
-          serverContext.runInAsyncScope(() => app.server.emit('connection', server))
+          // Node's HTTP server runs every request of a connection in the async context the
+          // connection arrived in. Outside any request, as over a network: otherwise the context of
+          // the call that opened the connection would be ambient in every request sent on it.
+          detached(() => app.server.emit('connection', server))
           // undici reads and writes a socket only as a stream (and calls ref/unref when present).
           callback(null, client as unknown as Socket)
         },

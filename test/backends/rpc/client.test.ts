@@ -103,6 +103,26 @@ for (const transport of transports) {
       )
     })
 
+    test("the service runs outside the caller's context, like a remote one: only the headers carry it", async () => {
+      const seenByHooks: unknown[] = []
+      await withService(
+        transport,
+        (app) => {
+          // Hooks run before weftFastify opens the request's scope: they see what the connection carries.
+          app.addHook('onRequest', async () => {
+            seenByHooks.push(currentDeadline())
+          })
+          app.get('/ok', async () => ({}))
+        },
+        async (svc) => {
+          const client = await svc.client({ connections: 1 })
+          await scope({ deadline: 1000 }, () => client.get('/ok'))
+          await scope({ deadline: 2000 }, () => client.get('/ok')) // on the connection the first call opened
+          assert.deepEqual(seenByHooks, [undefined, undefined])
+        },
+      )
+    })
+
     test('without a deadline, no weft-timeout-ms is sent and the handler has no deadline', async () => {
       await withService(
         transport,

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import Fastify, { type FastifyInstance } from 'fastify'
-import { clock, currentDeadline, currentScope, currentSpan, sleep, type Trace } from 'weft'
+import { clock, currentDeadline, currentScope, currentSpan, scope, sleep, type Trace } from 'weft'
 import { type WeftFastifyOptions, weftFastify } from 'weft/rpc'
 import { withVirtualClock } from 'weft/testing'
 
@@ -38,6 +38,14 @@ describe('weftFastify', () => {
     })
     const response = await server.inject({ url: '/scope' })
     assert.deepEqual(response.json(), { ambient: true, root: true, name: 'GET /scope', child: 'found' })
+    await server.close()
+  })
+
+  test('a request made from inside a scope of this process still has a scope of its own', async () => {
+    const server = await app(budgetRoute)
+    // Awaited inside the callback, so that the request starts in the caller's context.
+    const response = await scope({ deadline: 100 }, async () => await server.inject({ url: '/budget' }))
+    assert.deepEqual(response.json(), { left: null }, "the caller's deadline only travels in the header")
     await server.close()
   })
 

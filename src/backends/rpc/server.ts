@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify'
-import { clock, DeadlineExceeded, type Scope, scope } from 'weft'
+import { clock, DeadlineExceeded, type Scope, type ScopeOptions, scope } from 'weft'
 import { checkDuration, checkOptions } from '../../core/validate.ts'
 import { parseTimeout, TIMEOUT_HEADER } from './deadline-header.ts'
 import { detached } from './detached.ts'
@@ -45,7 +45,7 @@ const scoped = Symbol('weft scoped handler')
  *   adapter the handler calls inherits them; `request.scope` spawns tasks in it.
  *
  * A malformed `weft-timeout-ms` is refused with 400. Register the plugin before the routes: only the
- * routes registered after it are wrapped. Handlers should be async functions (or return the reply).
+ * routes registered after it are wrapped.
  *
  * @example
  * ```ts
@@ -104,34 +104,17 @@ function inScope(handler: RouteHandlerMethod): RouteHandlerMethod {
         gone.abort(new DOMException('the client closed the connection', 'AbortError'))
     }
     reply.raw.once('close', onClose)
+    const options: ScopeOptions = {
+      name: `${request.method} ${request.routeOptions.url ?? request.url}`,
+      signal: gone.signal,
+      ...(arrival?.deadlineAt !== undefined && { deadlineAt: arrival.deadlineAt }),
+      ...(arrival?.parent?.sampled && { trace: true }),
+    }
     try {
       // The request is a request of its own, even when its caller runs in this process (fastify's
       // inject, an in-process client): its scope is outermost, and its deadline and trace come
       // from the headers alone.
-      return await detached(() =>
-        scope(
-          {
-            name: `${request.method} ${request.routeOptions.url ?? request.url}`,
-            signal: gone.signal,
-            ...(arrival?.deadlineAt !== undefined && { deadlineAt: arrival.deadlineAt }),
-            ...(arrival?.parent?.sampled && { trace: true }),
-          },
-          async (s) => {
-            request.scope = s
-            recordParent(s, arrival?.parent)
-            const onAbort = (): void => {
-              if (s.signal.reason instanceof DeadlineExceeded && !reply.sent)
-                deadlinePassed(reply, s.signal.reason)
-            }
-            s.signal.addEventListener('abort', onAbort, { once: true })
-            try {
-              return await handler.call(this, request, reply)
-            } finally {
-              s.signal.removeEventListener('abort', onAbort)
-            }
-          },
-        ),
-      )
+      return await detached(() => scope(options, (s) => serve(s, handler.bind(this), request, reply)))
     } catch (error) {
       // The caller was told already (504 at the deadline) or is no longer there to be told.
       if (reply.sent || gone.signal.aborted) return undefined
@@ -142,6 +125,28 @@ function inScope(handler: RouteHandlerMethod): RouteHandlerMethod {
     }
   }
   return Object.assign(wrapped, { [scoped]: true as const })
+}
+
+/** The body of the request's scope: the handler, and the 504 as soon as the deadline passes. */
+async function serve(
+  s: Scope,
+  handler: (request: FastifyRequest, reply: FastifyReply) => unknown,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): Promise<unknown> {
+  request.scope = s
+  recordParent(s, arrivals.get(request)?.parent)
+  const onAbort = (): void => {
+    if (s.signal.reason instanceof DeadlineExceeded && !reply.sent) deadlinePassed(reply, s.signal.reason)
+  }
+  s.signal.addEventListener('abort', onAbort, { once: true })
+  try {
+    const result = handler(request, reply)
+    // A callback-style handler answers later through reply.send: the request lasts until it does.
+    return result === undefined && !reply.sent ? await reply : await result
+  } finally {
+    s.signal.removeEventListener('abort', onAbort)
+  }
 }
 
 /**

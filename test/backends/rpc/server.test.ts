@@ -225,6 +225,24 @@ describe('weftFastify', () => {
     await server.close()
   })
 
+  test('a callback-style handler runs in the scope until it answers through reply.send', async () => {
+    let scopeWhileAnswering: boolean | undefined
+    const server = await app((instance) => {
+      instance.get('/later', (request, reply) => {
+        setImmediate(() => {
+          scopeWhileAnswering = currentScope() === request.scope && !request.scope.settled
+          reply.send({ later: true })
+        })
+      })
+    })
+    const response = await server.inject({ url: '/later' })
+    assert.deepEqual(
+      [response.statusCode, response.json(), scopeWhileAnswering],
+      [200, { later: true }, true],
+    )
+    await server.close()
+  })
+
   test('handlers that answer through reply.send keep working', async () => {
     const server = await app((instance) => {
       instance.get('/manual', async (_request, reply) => {

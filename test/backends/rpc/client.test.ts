@@ -14,6 +14,7 @@ import {
   DeadlineExceeded,
   ProtocolError,
   scope,
+  sleep,
   type Trace,
 } from 'weft'
 import { type RpcClient, RpcError, rpcClient } from 'weft/rpc'
@@ -371,7 +372,15 @@ for (const transport of transports) {
         },
         async (svc) => {
           const client = await svc.client({ retry: { attempts: 3, backoff: 1 } })
-          assert.deepEqual(await client.get('/get'), { key: 'get', hits: 3 })
+          const traces: Trace[] = []
+          const got = await scope({ trace: (trace) => traces.push(trace) }, () => client.get('/get'))
+          assert.deepEqual(got, { key: 'get', hits: 3 })
+          const attempts = traces[0]?.spans.filter((span) => span.kind === 'client') ?? []
+          assert.deepEqual(
+            attempts.map((span) => span.attributes['http.response.status_code']),
+            [503, 503, 200],
+            'one client span per attempt',
+          )
           await assert.rejects(
             client.post('/post', {}),
             (error) => error instanceof RpcError && error.status === 503,
@@ -424,6 +433,24 @@ for (const transport of transports) {
       )
     })
 
+    test('hedge: false turns the policy off for one call', async () => {
+      let hits = 0
+      await withService(
+        transport,
+        (app) => {
+          app.get('/slow', async () => {
+            hits += 1
+            await sleep(60)
+            return { hits }
+          })
+        },
+        async (svc) => {
+          const client = await svc.client({ hedge: { after: 5 } })
+          assert.deepEqual(await client.get('/slow', { hedge: false }), { hits: 1 })
+        },
+      )
+    })
+
     test('non-idempotent calls are not hedged by the client policy', async () => {
       let hits = 0
       await withService(
@@ -431,7 +458,7 @@ for (const transport of transports) {
         (app) => {
           app.post('/slow', async () => {
             hits += 1
-            await new Promise((resolve) => setTimeout(resolve, 60))
+            await sleep(60)
             return { hits }
           })
         },

@@ -23,6 +23,11 @@ export interface RedisConnectionOptions extends RedisClientOptions {
  * when the connection drops fail with `BackendRefused` and are never sent again: `INCR` is not
  * idempotent, so resending is the caller's decision.
  *
+ * Why ioredis rather than node-redis: node-redis's `withAbortSignal` drops commands not yet sent,
+ * which weft's own queue does here for every call (the queue is where cancellation must act, before
+ * the write); what ioredis brings besides is a pipeline written in one write, its reconnection, and
+ * being the client BullMQ runs on, so that a service using both holds one Redis client library.
+ *
  * @example
  * ```ts
  * import assert from 'node:assert/strict'

@@ -240,14 +240,17 @@ for (const transport of transports) {
         },
         async (svc) => {
           const client = await svc.client({ name: 'geocoder' })
-          const outcome = await scope({ deadline: 50 }, async (s) => {
-            const call = s.spawn('call', () => client.get('/slow'))
-            return call.then(
-              () => assert.fail('the call should not succeed'),
-              (error: unknown) => error,
-            )
+          let callError: unknown
+          const outcome = await scope({ deadline: 50 }, async () => {
+            callError = await client.get('/slow').catch((error: unknown) => error)
           }).catch((error: unknown) => error)
-          // The caller's scope fails with its own deadline; the call itself was cancelled by it.
+          assert.ok(callError instanceof AbortError, String(callError))
+          assert.ok(callError.reason instanceof DeadlineExceeded)
+          assert.match(
+            callError.message,
+            /^rpc \S+ geocoder GET \/slow was cancelled: scope "scope": deadline of 50 ms exceeded$/,
+          )
+          // The caller's scope fails with its own deadline.
           assert.ok(outcome instanceof DeadlineExceeded, String(outcome))
           await serverCancelled.promise
         },
@@ -273,6 +276,28 @@ for (const transport of transports) {
             return true
           })
           assert.ok(Number(headers[0]) <= 40 && Number(headers[0]) > 0, String(headers[0]))
+        },
+      )
+    })
+
+    test('a call made once its scope is cancelled is not sent', async () => {
+      let hits = 0
+      await withService(
+        transport,
+        (app) => {
+          app.get('/ok', async () => ({ hits: ++hits }))
+        },
+        async (svc) => {
+          const client = await svc.client()
+          const controller = new AbortController()
+          controller.abort(new Error('request abandoned'))
+          await assert.rejects(client.get('/ok', { signal: controller.signal }), (error) => {
+            assert.ok(error instanceof AbortError)
+            assert.equal((error.reason as Error).message, 'request abandoned')
+            return true
+          })
+          await assert.rejects(client.get('/ok', { deadline: 0 }), DeadlineExceeded)
+          assert.equal(hits, 0)
         },
       )
     })

@@ -248,7 +248,7 @@ for (const transport of transports) {
           assert.ok(callError.reason instanceof DeadlineExceeded)
           assert.match(
             callError.message,
-            /^rpc \S+ geocoder GET \/slow was cancelled: scope "scope": deadline of 50 ms exceeded$/,
+            /^rpc \S+ geocoder GET \/slow was cancelled: DeadlineExceeded: scope "scope": deadline of 50 ms exceeded$/,
           )
           // The caller's scope fails with its own deadline.
           assert.ok(outcome instanceof DeadlineExceeded, String(outcome))

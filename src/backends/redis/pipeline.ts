@@ -65,7 +65,7 @@ export class AutoPipeline {
     const span = startSpan(`redis.${operation.name}`, 'client', this.#transport.attributes)
     if (span !== undefined) {
       span.attributes['db.operation.name'] = (operation.wire[0] ?? '').toUpperCase()
-      span.attributes['weft.request.bytes'] = wireBytes(operation.wire)
+      span.attributes['db.bytes_sent'] = wireBytes(operation.wire)
     }
     const signal = currentSignal()
     const left = remaining()
@@ -230,7 +230,7 @@ class Call<T> implements Expirable {
     }
     this.#settle()
     if (this.#span !== undefined) {
-      this.#span.attributes['weft.response.bytes'] = replyBytes(reply)
+      this.#span.attributes['db.bytes_received'] = replyBytes(reply)
       this.operation.annotate?.(this.#span, value)
       this.#span.finish('ok')
     }

@@ -33,6 +33,11 @@ export interface IncrOptions {
  * (closed, or reconnecting after a failed attempt: fails fast), `ProtocolError` (the server answered
  * with an error, such as `WRONGTYPE`).
  *
+ * Each call is traced (when its request is) as a `client` span `redis.<method>` with `db.system`,
+ * `server.address`, `server.port`, `db.operation.name`, `db.operation.batch.size` (the commands in the
+ * write it went out in), `db.bytes_sent` and `db.bytes_received` (the bytes of the strings, protocol
+ * framing not counted) and, for reads, `db.hits` and `db.misses`.
+ *
  * Keys and values are strings (UTF-8). Every key is prefixed with the client's `keyPrefix`.
  */
 export interface Redis {

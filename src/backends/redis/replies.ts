@@ -64,13 +64,13 @@ export function record(reply: unknown): Record<string, string> {
 /** Hits and misses of a read of one value. */
 export function annotateOne(span: Span, value: unknown): void {
   const hit = value !== undefined && !(typeof value === 'object' && Object.keys(value as object).length === 0)
-  span.attributes['weft.hits'] = hit ? 1 : 0
-  span.attributes['weft.misses'] = hit ? 0 : 1
+  span.attributes['db.hits'] = hit ? 1 : 0
+  span.attributes['db.misses'] = hit ? 0 : 1
 }
 
 /** Hits and misses of a read of many values. */
 export function annotateMany(span: Span, values: readonly unknown[]): void {
   const hits = values.reduce((count: number, value) => count + (value === undefined ? 0 : 1), 0)
-  span.attributes['weft.hits'] = hits
-  span.attributes['weft.misses'] = values.length - hits
+  span.attributes['db.hits'] = hits
+  span.attributes['db.misses'] = values.length - hits
 }

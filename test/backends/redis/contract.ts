@@ -283,13 +283,13 @@ export function redisContract(name: string, target: ContractTarget): void {
           assert.equal(span.attributes['db.system'], 'redis')
           assert.equal(typeof span.attributes['server.address'], 'string')
           assert.equal(span.attributes['db.operation.batch.size'], 3, 'the three calls went out together')
-          assert.ok((span.attributes['weft.request.bytes'] as number) > 0)
+          assert.ok((span.attributes['db.bytes_sent'] as number) > 0)
         }
         assert.equal(hit.attributes['db.operation.name'], 'GET')
-        assert.deepEqual([hit.attributes['weft.hits'], hit.attributes['weft.misses']], [1, 0])
-        assert.equal(hit.attributes['weft.response.bytes'], 5)
-        assert.deepEqual([many.attributes['weft.hits'], many.attributes['weft.misses']], [1, 1])
-        assert.deepEqual([miss.attributes['weft.hits'], miss.attributes['weft.misses']], [0, 1])
+        assert.deepEqual([hit.attributes['db.hits'], hit.attributes['db.misses']], [1, 0])
+        assert.equal(hit.attributes['db.bytes_received'], 5)
+        assert.deepEqual([many.attributes['db.hits'], many.attributes['db.misses']], [1, 1])
+        assert.deepEqual([miss.attributes['db.hits'], miss.attributes['db.misses']], [0, 1])
       })
 
       test('a failed call ends its span in error, a cancelled one as cancelled', async () => {

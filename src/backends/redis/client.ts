@@ -16,6 +16,9 @@ import {
 import { incrWithExpiry } from './scripts.ts'
 import type { Transport } from './transport.ts'
 
+/** The names of {@link RedisClientOptions}. */
+export const clientOptions: readonly string[] = ['keyPrefix', 'timeout']
+
 /** Options every Redis client takes, real or embedded. */
 export interface RedisClientOptions {
   /** Put before every key, so that applications (or tests) sharing a server keep apart. Default `''`. */
@@ -31,6 +34,19 @@ export interface RedisClientOptions {
 const DEFAULT_TIMEOUT = 1000
 
 /**
+ * Checks that `options` is an object (or undefined) holding only `known` options: a misspelt option
+ * would otherwise be silently ignored.
+ */
+export function checkKnownOptions(where: string, options: unknown, known: readonly string[]): void {
+  checkOptions(where, options)
+  for (const option of Object.keys(options ?? {})) {
+    if (!known.includes(option)) {
+      throw new TypeError(`${where}: unknown option "${option}" (the options are ${known.join(', ')})`)
+    }
+  }
+}
+
+/**
  * The {@link Redis} methods over a {@link Transport}: checks the arguments, prefixes the keys, builds
  * each command and decodes its reply. What happens between the call and the reply (batching,
  * cancellation, time limits, spans) is the {@link AutoPipeline}'s.
@@ -40,11 +56,11 @@ export class RedisClient implements Redis {
   readonly #prefix: string
 
   /**
-   * `factory` names the function that made the client, in the TypeErrors about its options;
-   * `connect` makes the transport, once the options are known to be good.
+   * `factory` names the function that made the client, in the TypeErrors about its options, and
+   * `known` lists the options it takes; `connect` makes the transport, once they are known to be good.
    */
-  constructor(factory: string, connect: () => Transport, options: RedisClientOptions) {
-    checkOptions(factory, options)
+  constructor(factory: string, connect: () => Transport, options: RedisClientOptions, known = clientOptions) {
+    checkKnownOptions(factory, options, known)
     const { keyPrefix = '', timeout = DEFAULT_TIMEOUT } = options
     checkString(factory, 'options.keyPrefix', keyPrefix)
     if (timeout !== Infinity) checkDuration(factory, 'options.timeout', timeout)
@@ -68,7 +84,7 @@ export class RedisClient implements Redis {
 
   set(key: string, value: string, options: SetOptions = {}): Promise<boolean> {
     const wire = ['set', this.#key('set', key), this.#string('set', 'value', value)]
-    checkOptions('redis.set()', options)
+    checkKnownOptions('redis.set()', options, ['px', 'nx', 'xx'])
     const { px, nx = false, xx = false } = options
     if (px !== undefined) {
       checkCount('redis.set()', 'options.px', px, 1)
@@ -88,7 +104,7 @@ export class RedisClient implements Redis {
 
   incr(key: string, options: IncrOptions = {}): Promise<number> {
     const prefixed = this.#key('incr', key)
-    checkOptions('redis.incr()', options)
+    checkKnownOptions('redis.incr()', options, ['by', 'px'])
     const { by = 1, px } = options
     if (!Number.isSafeInteger(by)) {
       throw new TypeError(`redis.incr(): options.by must be a safe whole number, got ${describe(by)}`)

@@ -1,6 +1,6 @@
 import { Command, Redis as IORedis, type Pipeline } from 'ioredis'
 import { checkDuration, checkOptions, checkString } from '../../core/validate.ts'
-import { RedisClient, type RedisClientOptions } from './client.ts'
+import { clientOptions, RedisClient, type RedisClientOptions } from './client.ts'
 import { NotConnected, toRedisError } from './errors.ts'
 import type { Redis } from './redis.ts'
 import type { ReplyHandler, Transport, Wire } from './transport.ts'
@@ -45,7 +45,8 @@ export function redisClient(options: RedisConnectionOptions): Redis {
   const { url, connectTimeout = 2000 } = options
   checkString('redisClient()', 'options.url', url)
   checkDuration('redisClient()', 'options.connectTimeout', connectTimeout)
-  return new RedisClient('redisClient()', () => new Connection(url, connectTimeout), options)
+  const connect = () => new Connection(url, connectTimeout)
+  return new RedisClient('redisClient()', connect, options, [...clientOptions, 'url', 'connectTimeout'])
 }
 
 /** The delay before reconnection attempt `attempt` (from 1): at once, then 100 ms doubling up to 2 s. */

@@ -1,3 +1,4 @@
+import { checkKnownOptions, clientOptions } from './client.ts'
 import { type RedisConnectionOptions, redisClient } from './connection.ts'
 import { embeddedRedis } from './embedded.ts'
 import type { Redis } from './redis.ts'
@@ -23,6 +24,7 @@ export function redisFromEnv(
   if (url !== undefined && typeof url !== 'string') {
     throw new TypeError(`redisFromEnv(): url must be a string or undefined, got ${typeof url}`)
   }
+  checkKnownOptions('redisFromEnv()', options, [...clientOptions, 'connectTimeout'])
   if (url === undefined || url.trim() === '') {
     const { connectTimeout: _, ...common } = options
     return embeddedRedis(common)

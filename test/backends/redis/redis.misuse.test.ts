@@ -52,6 +52,16 @@ describe('Redis methods refuse bad arguments with a TypeError', () => {
       /redis\.set\(\): options must be an object, got "px"/,
     ],
     [
+      'set with a misspelt option',
+      () => redis.set('k', 'v', { ex: 10 } as Loose),
+      /redis\.set\(\): unknown option "ex" \(the options are px, nx, xx\)/,
+    ],
+    [
+      'incr with a misspelt option',
+      () => redis.incr('k', { ttl: 10 } as Loose),
+      /redis\.incr\(\): unknown option "ttl" \(the options are by, px\)/,
+    ],
+    [
       'del with an array',
       () => loose.del(['a', 'b']),
       /redis\.del\(\): key\[0\] must be a string, got an array/,
@@ -133,6 +143,21 @@ describe('the factories refuse bad options with a TypeError', () => {
       'embeddedRedis with a numeric key prefix',
       () => embeddedRedis({ keyPrefix: 1 as Loose }),
       /embeddedRedis\(\): options\.keyPrefix must be a string, got 1/,
+    ],
+    [
+      'redisClient with a misspelt option',
+      () => redisClient({ url: 'redis://localhost', timout: 5 } as Loose),
+      /redisClient\(\): unknown option "timout" \(the options are keyPrefix, timeout, url, connectTimeout\)/,
+    ],
+    [
+      'embeddedRedis with a url',
+      () => embeddedRedis({ url: 'redis://localhost' } as Loose),
+      /embeddedRedis\(\): unknown option "url" \(the options are keyPrefix, timeout\)/,
+    ],
+    [
+      'redisFromEnv with a url option',
+      () => redisFromEnv(undefined, { url: 'redis://localhost' } as Loose),
+      /redisFromEnv\(\): unknown option "url"/,
     ],
     [
       'redisFromEnv with a number',

@@ -102,6 +102,39 @@ describe('redisClient() on a server of its own', () => {
     assert.equal(await calls('get'), 1)
   })
 
+  test('a call cancelled while the connection is being opened is never sent', async () => {
+    await admin.call('config', 'resetstat')
+    await pause(300) // the new connection's handshake waits: so do the calls made meanwhile
+    const fresh = redisClient({ url: server.url })
+    try {
+      await scope(async (s) => {
+        const write = s.spawn('write', () => fresh.set('never', 'sent'))
+        await nextTurn()
+        write.cancel()
+        await assert.rejects(write, AbortError)
+      })
+      assert.equal(await fresh.get('never'), undefined)
+      assert.equal(await calls('set'), 0)
+    } finally {
+      await fresh.close()
+    }
+  })
+
+  test('a call that times out while the connection is being opened says so', async () => {
+    await pause(300)
+    const fresh = redisClient({ url: server.url, timeout: 50 })
+    try {
+      await assert.rejects(
+        fresh.get('k'),
+        (error) =>
+          error instanceof BackendTimeout &&
+          /timed out after 50 ms \(still waiting for a connection\)/.test(error.message),
+      )
+    } finally {
+      await fresh.close()
+    }
+  })
+
   test('a call cancelled after it was sent rejects at once; its reply is dropped and the connection stays in step', async () => {
     await Promise.all([redis.set('first', 'one'), redis.set('second', 'two')])
     await pause(300)

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { embeddedRedis } from 'weft/redis'
+import { BackendUnavailable } from 'weft'
+import { embeddedRedis, type Redis } from 'weft/redis'
 import { withVirtualClock } from 'weft/testing'
 import { redisContract } from './contract.ts'
 
@@ -47,4 +48,14 @@ test('separate embedded clients have separate keyspaces', async () => {
   await one.set('k', 'v')
   assert.equal(await two.get('k'), undefined)
   await Promise.all([one.close(), two.close()])
+})
+
+test('await using closes the client at the end of the block', async () => {
+  let outside: Redis | undefined
+  {
+    await using redis = embeddedRedis()
+    outside = redis
+    await redis.set('k', 'v')
+  }
+  await assert.rejects(outside.get('k'), BackendUnavailable)
 })

@@ -14,6 +14,7 @@
 export type { CircuitOptions, CircuitState } from './circuit.ts'
 export { RpcClient, rpcClient } from './client.ts'
 export { TIMEOUT_HEADER } from './deadline-header.ts'
+export { rpcClientFromEnv } from './env.ts'
 export { RpcError } from './errors.ts'
 export type {
   CallOptions,

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict'
 import { after, describe, test } from 'node:test'
 import Fastify from 'fastify'
-import { type RpcClientOptions, type RpcRequest, rpcClient } from 'weft/rpc'
+import { type RpcClientOptions, type RpcRequest, rpcClient, rpcClientFromEnv } from 'weft/rpc'
 
 const app = Fastify()
 let hits = 0
@@ -144,5 +144,14 @@ describe('RpcClient calls misuse', () => {
 
   test('nothing was sent by any of these calls', () => {
     assert.equal(hits, 0)
+  })
+})
+
+describe('rpcClientFromEnv() misuse', () => {
+  test('a URL that is not a string is refused', () => {
+    assert.throws(
+      () => rpcClientFromEnv(8081 as unknown as string, app),
+      /rpcClientFromEnv\(\): url must be a string or undefined, got number/,
+    )
   })
 })

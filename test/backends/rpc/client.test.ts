@@ -371,6 +371,7 @@ for (const transport of transports) {
               [error.status, error.body, error.backend],
               [404, { message: 'no such city' }, 'rpc'],
             )
+            assert.equal(error.code, 'WEFT_RPC_STATUS')
             assert.match(error.message, /geocoder GET \/missing: HTTP 404: "no such city"/)
             return true
           })

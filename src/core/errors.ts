@@ -12,6 +12,7 @@ export type WeftErrorCode =
   | 'WEFT_BACKEND_TIMEOUT'
   | 'WEFT_BACKEND_PROTOCOL'
   | 'WEFT_BACKEND_UNAVAILABLE'
+  | 'WEFT_RPC_STATUS'
 
 /** Base class of every error weft raises. */
 export class WeftError extends Error {

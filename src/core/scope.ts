@@ -1,10 +1,10 @@
 import type { Span, TraceListener } from '../trace/span.ts'
-import { startTrace } from '../trace/tracing.ts'
+import { type RemoteParent, startTrace } from '../trace/tracing.ts'
 import { clock, type TimerHandle } from './clock.ts'
 import { AbortError, DeadlineExceeded, ScopeClosedError } from './errors.ts'
 import { ambient, isCancellation, Node } from './node.ts'
 import { Task, type TaskFn } from './task.ts'
-import { checkDuration, checkFunction, checkOptions, checkSignal, checkString } from './validate.ts'
+import { checkDuration, checkFunction, checkOptions, checkSignal, checkString, describe } from './validate.ts'
 
 /** Options of {@link scope}. */
 export interface ScopeOptions {
@@ -22,6 +22,12 @@ export interface ScopeOptions {
    * enclosing scope's trace for a nested scope.
    */
   trace?: boolean | TraceListener
+  /**
+   * Continues a trace begun in another process (an RPC caller, the request that enqueued a task):
+   * this request's trace takes the caller's trace id, and its root span the caller's span as parent.
+   * Ignored by nested scopes, which belong to their parent's trace.
+   */
+  traceParent?: RemoteParent
 }
 
 /**
@@ -58,7 +64,7 @@ export function scope<T>(
   const fn = typeof optionsOrFn === 'function' ? optionsOrFn : maybeFn
   checkOptions('scope()', options)
   checkFunction('scope()', 'fn', fn)
-  const { name = 'scope', signal, deadline, deadlineAt, trace } = options
+  const { name = 'scope', signal, deadline, deadlineAt, trace, traceParent } = options
   checkString('scope()', 'options.name', name)
   if (signal !== undefined) checkSignal('scope()', 'options.signal', signal)
   if (deadline !== undefined && deadlineAt !== undefined) {
@@ -70,9 +76,10 @@ export function scope<T>(
       `scope(): options.deadlineAt must be a number of epoch milliseconds, got ${String(deadlineAt)}`,
     )
   }
+  if (traceParent !== undefined) checkRemoteParent(traceParent)
   const parent = ambient.getStore()
   const own = deadlineAt ?? (deadline === undefined ? undefined : clock().now() + deadline)
-  return new Scope(name, parent, own, deadline, trace).run(fn, signal)
+  return new Scope(name, parent, own, deadline, spanFor(name, parent, trace, traceParent)).run(fn, signal)
 }
 
 /**
@@ -105,11 +112,11 @@ export class Scope extends Node {
     parent: Node | undefined,
     ownDeadline: number | undefined,
     budget: number | undefined,
-    trace: boolean | TraceListener | undefined,
+    span: Span | undefined,
   ) {
     const inherited = parent?.deadline
     const earlier = ownDeadline !== undefined && (inherited === undefined || ownDeadline < inherited)
-    super(name, earlier ? ownDeadline : inherited, spanFor(name, parent, trace))
+    super(name, earlier ? ownDeadline : inherited, span)
     this.#parent = parent
     this.#root = parent === undefined ? this : (parent.root as Scope)
     this.#ownDeadline = earlier ? ownDeadline : undefined
@@ -260,7 +267,22 @@ function spanFor(
   name: string,
   parent: Node | undefined,
   trace: boolean | TraceListener | undefined,
+  remote: RemoteParent | undefined,
 ): Span | undefined {
   if (parent !== undefined && trace === undefined) return parent.span?.child(name, 'scope')
-  return startTrace(trace)?.startRoot(name)
+  return startTrace(trace, remote)?.startRoot(name)
+}
+
+function checkRemoteParent(remote: unknown): asserts remote is RemoteParent {
+  const { traceId, spanId } = (remote ?? {}) as Partial<RemoteParent>
+  if (typeof traceId !== 'string' || !/^[0-9a-f]{32}$/.test(traceId) || /^0+$/.test(traceId)) {
+    throw new TypeError(
+      `scope(): options.traceParent.traceId must be 32 lowercase hex digits, not all zero, got ${describe(traceId)}`,
+    )
+  }
+  if (typeof spanId !== 'string' || !/^[0-9a-f]{16}$/.test(spanId) || /^0+$/.test(spanId)) {
+    throw new TypeError(
+      `scope(): options.traceParent.spanId must be 16 lowercase hex digits, not all zero, got ${describe(spanId)}`,
+    )
+  }
 }

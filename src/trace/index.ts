@@ -11,5 +11,5 @@ export {
   type TraceListener,
 } from './span.ts'
 export { parseTrace, type TraceInput } from './trace-data.ts'
-export { configureTracing, startSpan, type TracingOptions } from './tracing.ts'
+export { configureTracing, type RemoteParent, startSpan, type TracingOptions } from './tracing.ts'
 export { renderWaterfall, type WaterfallOptions } from './waterfall.ts'

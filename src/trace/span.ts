@@ -14,7 +14,7 @@ export type AttributeValue = string | number | boolean | readonly string[] | rea
 export interface SpanData {
   traceId: string
   spanId: string
-  /** The enclosing span; undefined for the root of a trace. */
+  /** The enclosing span; undefined for the root of a trace (or the remote caller's span, when continued). */
   parentId: string | undefined
   name: string
   kind: SpanKind
@@ -84,7 +84,7 @@ export class Span {
     const data: SpanData = {
       traceId: this.trace.id,
       spanId: this.spanId,
-      parentId: this.parent?.spanId,
+      parentId: this.parent === undefined ? this.trace.remoteParentId : this.parent.spanId,
       name: this.name,
       kind: this.kind,
       start: this.start,
@@ -109,8 +109,16 @@ export class Trace {
   readonly #spanIdBase: bigint
   #nextSpan = 0n
 
-  constructor(onFinish?: TraceListener, id: string = randomBytes(16).toString('hex')) {
+  /** The caller's span in another process, when this trace continues a remote one. */
+  readonly remoteParentId: string | undefined
+
+  constructor(
+    onFinish?: TraceListener,
+    id: string = randomBytes(16).toString('hex'),
+    remoteParentId?: string,
+  ) {
     this.id = id
+    this.remoteParentId = remoteParentId
     this.#onFinish = onFinish
     // Span ids only need to be unique within their trace: a random base plus a counter is as good
     // as 8 random bytes per span, and much cheaper.
@@ -137,7 +145,9 @@ export class Trace {
       this.#onFinish?.(this)
     } catch (error) {
       // A listener observes the request; its bug must not fail or hang the request it observed.
-      process.emitWarning(`weft: a trace listener threw: ${error instanceof Error ? error.stack : String(error)}`)
+      process.emitWarning(
+        `weft: a trace listener threw: ${error instanceof Error ? error.stack : String(error)}`,
+      )
     }
   }
 

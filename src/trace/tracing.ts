@@ -52,16 +52,30 @@ export function configureTracing(options: TracingOptions): () => void {
   }
 }
 
+/** The caller's span when a request continues a trace begun in another process (W3C trace context). */
+export interface RemoteParent {
+  /** 32 lowercase hex digits. */
+  traceId: string
+  /** 16 lowercase hex digits: the caller's span, parent of this request's root span. */
+  spanId: string
+}
+
 /**
  * Decides whether a new request is traced: `explicit` (a scope's `trace` option) wins over the
- * process-wide defaults. Returns the new trace, or undefined when the request is not traced.
+ * process-wide defaults, and a request that continues a remote trace is traced unless `explicit` is
+ * false (the caller sampled it). Returns the new trace, or undefined when the request is not traced.
  */
-export function startTrace(explicit: boolean | TraceListener | undefined): Trace | undefined {
-  if (typeof explicit === 'function') return new Trace(chain(explicit, config.onTrace))
+export function startTrace(
+  explicit: boolean | TraceListener | undefined,
+  remote?: RemoteParent,
+): Trace | undefined {
   if (explicit === false) return undefined
-  if (explicit === true) return new Trace(config.onTrace)
-  if (!config.enabled || (config.sampleRate < 1 && Math.random() >= config.sampleRate)) return undefined
-  return new Trace(config.onTrace)
+  const listener = typeof explicit === 'function' ? chain(explicit, config.onTrace) : config.onTrace
+  const traced =
+    explicit !== undefined ||
+    remote !== undefined ||
+    (config.enabled && (config.sampleRate >= 1 || Math.random() < config.sampleRate))
+  return traced ? new Trace(listener, remote?.traceId, remote?.spanId) : undefined
 }
 
 function chain(first: TraceListener, second: TraceListener | undefined): TraceListener {

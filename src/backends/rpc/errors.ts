@@ -1,11 +1,4 @@
-import {
-  BackendError,
-  type BackendErrorDetails,
-  BackendRefused,
-  BackendTimeout,
-  ProtocolError,
-  type WeftErrorCode,
-} from 'weft'
+import { BackendError, type BackendErrorDetails, BackendRefused, BackendTimeout, ProtocolError } from 'weft'
 
 /**
  * The server answered with an error status (4xx or 5xx). `status` and the decoded `body` (JSON when
@@ -33,9 +26,7 @@ export class RpcError extends BackendError {
   /** The answer's body: parsed JSON when it is JSON, else the text (undefined when empty). */
   readonly body: unknown
   constructor(message: string, status: number, body: unknown, details: BackendErrorDetails) {
-    // 'WEFT_RPC_STATUS' is not yet a member of WeftErrorCode (src/core/errors.ts): requested from the
-    // core; the cast goes away once it is added.
-    super('WEFT_RPC_STATUS' as WeftErrorCode, message, details)
+    super('WEFT_RPC_STATUS', message, details)
     this.status = status
     this.body = body
   }

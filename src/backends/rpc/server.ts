@@ -108,7 +108,9 @@ function inScope(handler: RouteHandlerMethod): RouteHandlerMethod {
       name: `${request.method} ${request.routeOptions.url ?? request.url}`,
       signal: gone.signal,
       ...(arrival?.deadlineAt !== undefined && { deadlineAt: arrival.deadlineAt }),
-      ...(arrival?.parent?.sampled && { trace: true }),
+      ...(arrival?.parent?.sampled && {
+        traceParent: { traceId: arrival.parent.traceId, spanId: arrival.parent.parentId },
+      }),
     }
     try {
       // The request is a request of its own, even when its caller runs in this process (fastify's
@@ -135,7 +137,6 @@ async function serve(
   reply: FastifyReply,
 ): Promise<unknown> {
   request.scope = s
-  recordParent(s, arrivals.get(request)?.parent)
   const onAbort = (): void => {
     if (s.signal.reason instanceof DeadlineExceeded && !reply.sent) deadlinePassed(reply, s.signal.reason)
   }
@@ -147,16 +148,6 @@ async function serve(
   } finally {
     s.signal.removeEventListener('abort', onAbort)
   }
-}
-
-/**
- * Until the core can open a scope under a remote parent span (see the report on trace continuation),
- * the caller's span is recorded on the request's root span, which links the two traces.
- */
-function recordParent(s: Scope, parent: TraceParent | undefined): void {
-  if (parent === undefined || s.span === undefined) return
-  s.span.setAttribute('trace.parent.trace_id', parent.traceId)
-  s.span.setAttribute('trace.parent.span_id', parent.parentId)
 }
 
 function deadlinePassed(reply: FastifyReply, error: DeadlineExceeded): FastifyReply {

@@ -162,8 +162,8 @@ for (const transport of transports) {
           assert.ok(call !== undefined, 'a client span was recorded')
           assert.equal(received, `00-${trace?.id}-${call.spanId}-01`)
           const serverRoot = serverTraces[0]?.root
-          assert.equal(serverRoot?.attributes['trace.parent.trace_id'], trace?.id)
-          assert.equal(serverRoot?.attributes['trace.parent.span_id'], call.spanId)
+          assert.equal(serverRoot?.trace.id, trace?.id)
+          assert.equal(serverRoot?.toJSON().parentId, call.spanId)
         },
       )
     })

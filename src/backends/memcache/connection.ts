@@ -39,8 +39,6 @@ export class Connection {
   #gone = false
   #ending = false
   #lastRead = 0
-  /** Why the connection failed, when known before the socket's `close` event. */
-  #failure: { error: BackendError; down: boolean } | undefined
   #watchdog: TimerHandle | undefined
   #connectTimer: TimerHandle | undefined
   readonly #closed: Promise<void>
@@ -131,29 +129,23 @@ export class Connection {
   }
 
   readonly #onError = (error: NodeJS.ErrnoException): void => {
-    if (this.#failure !== undefined) return
-    const cause = error
     const failure = socketFailure(error.code)
-    this.#failure = {
-      error: this.#error(failure.type, failure.message ?? `connection failed: ${error.message}`, cause),
-      down: true,
-    }
+    this.#destroy(
+      this.#error(failure.type, failure.message ?? `connection failed: ${error.message}`, error),
+      true,
+    )
   }
 
   readonly #onClose = (): void => {
-    this.#gone = true
-    this.#clearTimer('connect')
-    this.#clearTimer('watchdog')
-    const busy = this.#inflight.length > 0
-    const failure = this.#failure ?? {
-      error: this.#connected
-        ? this.#error(BackendRefused, 'connection closed by the server')
-        : this.#error(BackendRefused, 'connection closed before it was established'),
-      // A server closing an idle connection (an idle timeout, a restart) is not down: reconnect lazily.
-      down: !this.#connected || busy,
+    if (this.#ending && this.#inflight.length === 0) {
+      this.#gone = true
+      return
     }
-    for (const { batch } of this.#inflight.splice(0)) batch.fail(failure.error)
-    if (!this.#ending || this.#failure !== undefined) this.#events.lost(this, failure.error, failure.down)
+    const error = this.#connected
+      ? this.#error(BackendRefused, 'connection closed by the server')
+      : this.#error(BackendRefused, 'connection closed before it was established')
+    // A server closing an idle connection (an idle timeout, a restart) is not down: reconnect lazily.
+    this.#destroy(error, !this.#connected || this.#inflight.length > 0)
   }
 
   /** The server has said nothing for the oldest unanswered request for `timeout` ms: it is unresponsive. */
@@ -174,10 +166,18 @@ export class Connection {
     })
   }
 
+  /**
+   * Ends the connection now, failing what is in flight with `error`. The server hears of it at once,
+   * not at the socket's later `close`, so no batch is sent on a connection already given up.
+   */
   #destroy(error: BackendError, down: boolean): void {
     if (this.#gone) return
-    this.#failure ??= { error, down }
+    this.#gone = true
+    this.#clearTimer('connect')
+    this.#clearTimer('watchdog')
     this.#socket.destroy()
+    for (const { batch } of this.#inflight.splice(0)) batch.fail(error)
+    this.#events.lost(this, error, down)
   }
 
   #clearTimer(which: 'connect' | 'watchdog'): void {

@@ -2,9 +2,9 @@ import { createServer, type Socket } from 'node:net'
 
 /**
  * How a fake server answers one command line (`'mg k v'`, `'mn'`) on connection number `connection`
- * (0 for the first): the reply bytes, or undefined to stay silent.
+ * (0 for the first): the reply bytes, or undefined to stay silent. It may also end `socket`.
  */
-export type Responder = (line: string, connection: number) => string | undefined
+export type Responder = (line: string, connection: number, socket: Socket) => string | undefined
 
 /** Answers like memcached holding nothing: `EN` to every `mg`, `MN` to every `mn`. */
 export const emptyCache: Responder = (line) =>
@@ -43,7 +43,7 @@ export async function fakeServer(respond: Responder): Promise<FakeServer> {
         const line = pending.slice(0, end)
         pending = pending.slice(end + 2)
         lines.push(line)
-        const reply = respond(line, connection)
+        const reply = respond(line, connection, socket)
         if (reply !== undefined) {
           if (holding) held.push([socket, reply])
           else socket.write(reply)

@@ -1,0 +1,43 @@
+/** Argument checks of the SQL API: TypeErrors at the call, naming what was expected and received. */
+import { checkDuration, checkOptions, checkSignal, describe } from '../../core/validate.ts'
+import type { QueryOptions } from './statement.ts'
+
+/** Checks the arguments of a `query` call. */
+export function checkQuery(where: string, text: unknown, params: unknown, options: unknown): void {
+  if (typeof text !== 'string' || text.trim() === '') {
+    throw new TypeError(`${where}: text must be a non-empty SQL string, got ${describe(text)}`)
+  }
+  checkParams(where, params)
+  checkQueryOptions(where, options)
+}
+
+/** Checks `options.signal` and `options.timeout`, shared by queries and transactions. */
+export function checkQueryOptions(
+  where: string,
+  options: unknown,
+): asserts options is QueryOptions | undefined {
+  checkOptions(where, options)
+  const { signal, timeout } = (options ?? {}) as QueryOptions
+  if (signal !== undefined) checkSignal(where, 'options.signal', signal)
+  if (timeout !== undefined) checkDuration(where, 'options.timeout', timeout)
+}
+
+// What node-postgres can send as a parameter: JSON-able objects go as JSON, arrays as arrays.
+const expected = 'a string, number, bigint, boolean, null, undefined, Date, Buffer, array or plain object'
+
+function checkParams(where: string, params: unknown): void {
+  if (params === undefined) return
+  if (!Array.isArray(params))
+    throw new TypeError(`${where}: params must be an array, got ${describe(params)}`)
+  params.forEach((value: unknown, index) => {
+    if (!sendable(value)) {
+      throw new TypeError(
+        `${where}: params[${index}] (for $${index + 1}) must be ${expected}, got ${describe(value)}`,
+      )
+    }
+  })
+}
+
+function sendable(value: unknown): boolean {
+  return typeof value !== 'function' && typeof value !== 'symbol'
+}

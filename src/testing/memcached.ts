@@ -136,8 +136,9 @@ async function startServer(settings: Settings, port: number): Promise<Server> {
       await terminate(child, 'SIGKILL')
       child = await launch(settings, port)
     },
+    // Throwaway servers keep nothing worth a graceful shutdown (which takes memcached a second).
     async stop() {
-      await terminate(child, 'SIGTERM')
+      await terminate(child, 'SIGKILL')
     },
   }
   return server
@@ -162,6 +163,7 @@ async function launch(settings: Settings, port: number): Promise<ChildProcess> {
   child.stderr?.setEncoding('utf8').on('data', (text: string) => {
     if (stderr.length < 4096) stderr += text
   })
+  const watch = { over: false }
   const exited = new Promise<never>((_, reject) => {
     child.once('error', (error) => reject(new Error(`cannot start ${settings.binary}: ${error.message}`)))
     child.once('exit', (code, signal) => {
@@ -169,15 +171,22 @@ async function launch(settings: Settings, port: number): Promise<ChildProcess> {
       reject(/address already in use|failed to listen/i.test(stderr) ? new PortTaken(why) : new Error(why))
     })
   })
-  exited.catch(() => {}) // observed by the race below; only the first outcome matters
-  await Promise.race([exited, accepting(port, settings.startTimeout)])
+  exited.catch(() => {}) // after a successful start, its exit is expected: only the race below observes it
+  try {
+    await Promise.race([exited, accepting(port, settings.startTimeout, watch)])
+  } catch (error) {
+    child.kill('SIGKILL')
+    throw error
+  } finally {
+    watch.over = true // a process that failed to start is not polled for the rest of the timeout
+  }
   return child
 }
 
 /** Resolves once something accepts connections on `port`, trying every 10 ms. */
-async function accepting(port: number, timeout: number): Promise<void> {
+async function accepting(port: number, timeout: number, watch: { over: boolean }): Promise<void> {
   const giveUp = systemClock.now() + timeout
-  for (;;) {
+  while (!watch.over) {
     const accepted = await new Promise<boolean>((resolve) => {
       const socket = connect({ host: '127.0.0.1', port })
       const settle = (ok: boolean): void => {

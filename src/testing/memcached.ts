@@ -41,15 +41,13 @@ export interface MemcachedServers {
  * @example
  * ```ts
  * import assert from 'node:assert/strict'
- * import { execFileSync } from 'node:child_process'
+ * import { memcacheClient } from 'weft/memcache'
  * import { startMemcached } from 'weft/testing'
- * let installed = true
- * try { execFileSync('memcached', ['-V']) } catch { installed = false }
- * if (installed) {
- *   const memcached = await startMemcached({ servers: 2 })
- *   assert.equal(memcached.addresses.length, 2)
- *   await memcached.stop()
- * }
+ * await using memcached = await startMemcached({ servers: 3 })
+ * const cache = memcacheClient({ servers: memcached.addresses })
+ * await cache.set('greeting', 'hello')
+ * assert.equal((await cache.get('greeting'))?.toString(), 'hello')
+ * await cache.close()
  * ```
  */
 export async function startMemcached(options: StartMemcachedOptions = {}): Promise<MemcachedServers> {

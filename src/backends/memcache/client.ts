@@ -108,12 +108,9 @@ export class ShardedMemcache implements Memcache {
     const wires = Array.from(keys, (key) => wireKey(where, key, this.#settings.keyEncoding))
     const budget = this.#budget(where, options)
     const shards = wires.map((wire) => this.#shardOf(wire))
-    const span = startSpan('memcache.getMulti', 'client', {
-      'db.system': 'memcached',
-      'db.operation.name': 'getMulti',
-      'memcache.keys': wires.length,
-      'memcache.shards': [...new Set(shards.map((shard) => shard.address))],
-    })
+    const span = clientSpan('getMulti')
+    span?.setAttribute('memcache.keys', wires.length)
+    span?.setAttribute('memcache.shards', [...new Set(shards.map((shard) => shard.address))])
     const calls = wires.map((wire, i) =>
       this.#send(shards[i] as Shard, getCommand(wire), { ...budget, span }),
     )
@@ -251,11 +248,7 @@ export class ShardedMemcache implements Memcache {
     const wire = wireKey(where, key, this.#settings.keyEncoding)
     const budget = this.#budget(where, options)
     const shard = this.#shardOf(wire)
-    const span = startSpan(`memcache.${method}`, 'client', {
-      'db.system': 'memcached',
-      'db.operation.name': method,
-      'server.address': shard.address,
-    })
+    const span = clientSpan(method, shard.address)
     const result = this.#send(shard, build(wire), { ...budget, span })
     return span === undefined ? result : traced(result, span, annotate)
   }
@@ -284,6 +277,16 @@ export class ShardedMemcache implements Memcache {
   #shardOf(wire: WireKey): Shard {
     return this.#shards[this.#ring.indexOf(wire.key)] as Shard
   }
+}
+
+/** The span of one call, when the request is traced (attributes are only built then). */
+function clientSpan(method: string, address?: string): Span | undefined {
+  const span = startSpan(`memcache.${method}`, 'client')
+  if (span === undefined) return undefined
+  span.setAttribute('db.system', 'memcached')
+  span.setAttribute('db.operation.name', method)
+  if (address !== undefined) span.setAttribute('server.address', address)
+  return span
 }
 
 function hitAttributes(span: Span, result: unknown): void {

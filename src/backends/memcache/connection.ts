@@ -21,7 +21,10 @@ export interface ConnectionEvents {
  * One TCP connection to a memcached server, pipelined: batches are written as soon as they are
  * flushed, each ended by `mn`, and replies are matched to requests in order (the meta protocol
  * answers in order; `q` mode is never used because its error lines could not be attributed). The
- * `MN` closing each batch checks that the stream is still in step.
+ * `MN` closing each batch checks that the stream is still in step: a reply too many or too few is
+ * caught by the batch's end at the latest, and the connection is replaced. (memcached only gets out
+ * of step after a malformed command, which this client never sends: keys and sizes are checked
+ * first. Opaque tokens would catch it one reply sooner, for bytes on every request.)
  *
  * A watchdog measures how long the oldest unanswered request has gone without the server sending a
  * byte: past `timeout` the server is unresponsive and the connection is dropped. A caller's own,

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 
 /** A server on the ring: its `host:port` and its relative weight. */
 export interface RingServer {
@@ -84,7 +84,7 @@ export function hashKey(key: string): number {
 }
 
 function md5(text: string): Buffer {
-  return createHash('md5').update(text).digest()
+  return hash('md5', text, 'buffer')
 }
 
 function digestsFor(weight: number, total: number, servers: number, equal: boolean): number {

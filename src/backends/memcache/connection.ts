@@ -2,8 +2,44 @@ import { connect, type Socket } from 'node:net'
 import { clock, type TimerHandle } from '../../core/clock.ts'
 import { type BackendError, BackendRefused, BackendTimeout, ProtocolError } from '../../core/errors.ts'
 import type { Address } from './address.ts'
-import { encodeRequest, MalformedReply, type MetaReply, noop, ReplyParser } from './protocol.ts'
-import type { Batch } from './shard.ts'
+import {
+  encodeRequest,
+  MalformedReply,
+  type MetaReply,
+  type MetaRequest,
+  noop,
+  ReplyParser,
+} from './protocol.ts'
+
+/**
+ * What a connection sends and matches replies to: a shard's batch, or a bare `mn` probing whether
+ * the server answers at all. Each is written followed by `mn`.
+ */
+export interface Exchange {
+  readonly requests: readonly MetaRequest[]
+  /** `bytes` were written for it. */
+  wrote(bytes: number): void
+  /** The reply to its next request; false when every request already had one. */
+  reply(reply: MetaReply, bytes: number): boolean
+  /** Its `MN` arrived; false when replies are missing. */
+  end(bytes: number): boolean
+  /** The connection was lost before it was fully answered. */
+  fail(error: Error): void
+}
+
+/** An exchange of nothing but `mn`: calls `answered` when the server answers it. */
+export function ping(answered: () => void): Exchange {
+  return {
+    requests: [],
+    wrote: () => {},
+    reply: () => false,
+    end: () => {
+      answered()
+      return true
+    },
+    fail: () => {},
+  }
+}
 
 /** What a connection tells its server about. */
 export interface ConnectionEvents {
@@ -36,8 +72,8 @@ export class Connection {
   readonly #events: ConnectionEvents
   readonly #socket: Socket
   readonly #parser = new ReplyParser()
-  /** Batches written and not yet fully answered, oldest first, with when they were written. */
-  readonly #inflight: { batch: Batch; sentAt: number }[] = []
+  /** Exchanges written and not yet fully answered, oldest first, with when they were written. */
+  readonly #inflight: { exchange: Exchange; sentAt: number }[] = []
   #connected = false
   #gone = false
   #ending = false
@@ -64,14 +100,14 @@ export class Connection {
     }
   }
 
-  /** Writes `batch` (queued by the socket until it is connected). */
-  send(batch: Batch): void {
-    const chunks = batch.requests.flatMap(encodeRequest)
+  /** Writes `exchange` (queued by the socket until it is connected). */
+  send(exchange: Exchange): void {
+    const chunks = exchange.requests.flatMap(encodeRequest)
     chunks.push(noop)
     let bytes = 0
     for (const chunk of chunks) bytes += chunk.length
-    batch.wrote(bytes)
-    this.#inflight.push({ batch, sentAt: clock().now() })
+    exchange.wrote(bytes)
+    this.#inflight.push({ exchange, sentAt: clock().now() })
     // Corked, the chunks leave in one writev: one packet for a batch of small commands.
     this.#socket.cork()
     for (const chunk of chunks) this.#socket.write(chunk)
@@ -122,11 +158,11 @@ export class Connection {
     const head = this.#inflight[0]
     if (head === undefined) return `"${reply.status}" arrived with no request waiting`
     if (reply.status !== 'MN') {
-      return head.batch.reply(reply, bytes)
+      return head.exchange.reply(reply, bytes)
         ? undefined
         : `"${reply.status}" arrived after every reply of its batch`
     }
-    if (!head.batch.end(bytes)) return '"MN" arrived before every reply of its batch'
+    if (!head.exchange.end(bytes)) return '"MN" arrived before every reply of its batch'
     this.#inflight.shift()
     return undefined
   }
@@ -179,7 +215,7 @@ export class Connection {
     this.#clearTimer('connect')
     this.#clearTimer('watchdog')
     this.#socket.destroy()
-    for (const { batch } of this.#inflight.splice(0)) batch.fail(error)
+    for (const { exchange } of this.#inflight.splice(0)) exchange.fail(error)
     this.#events.lost(this, error, down)
   }
 

@@ -2,7 +2,7 @@ import { clock, type TimerHandle } from '../../core/clock.ts'
 import { type BackendError, BackendUnavailable } from '../../core/errors.ts'
 import type { Address } from './address.ts'
 import { type Backoff, backoffDelay } from './backoff.ts'
-import { Connection } from './connection.ts'
+import { Connection, ping } from './connection.ts'
 import type { ShardState } from './memcache.ts'
 import type { Batch, Transport } from './shard.ts'
 
@@ -13,7 +13,9 @@ import type { Batch, Transport } from './shard.ts'
  * When the server cannot be reached (refused, reset with requests in flight, unresponsive), it is
  * marked down: calls to it fail at once with `BackendUnavailable` instead of each waiting out a
  * timeout, and a reconnection is attempted in the background after an exponential backoff (on weft's
- * clock). The first attempt that connects puts the server back in use.
+ * clock). An attempt succeeds when the server answers an `mn`, not merely when it accepts the
+ * connection: a server that accepts and then stays silent would otherwise be put back in use at
+ * every attempt, costing its callers a full timeout each time.
  */
 export class ServerTransport implements Transport {
   readonly address: string
@@ -55,7 +57,7 @@ export class ServerTransport implements Transport {
   send(batch: Batch): void {
     if (this.#connection === undefined) {
       this.#state = 'connecting'
-      this.#connection = this.#open()
+      this.#connection = this.#open(false)
     }
     this.#connection.send(batch)
   }
@@ -70,13 +72,17 @@ export class ServerTransport implements Transport {
     await connection?.end()
   }
 
-  #open(): Connection {
+  /** Opens a connection; a `probe` only counts as the server being back once it answers. */
+  #open(probe: boolean): Connection {
     return new Connection(this.#target, this.#timeout, {
       connected: (connection) => {
         if (connection !== this.#connection) return
-        this.#state = 'up'
-        this.#down = undefined
-        this.#attempts = 0
+        if (!probe) return this.#up()
+        connection.send(
+          ping(() => {
+            if (connection === this.#connection) this.#up()
+          }),
+        )
       },
       lost: (connection, error, down) => {
         if (connection !== this.#connection || this.#closed) return
@@ -87,6 +93,12 @@ export class ServerTransport implements Transport {
     })
   }
 
+  #up(): void {
+    this.#state = 'up'
+    this.#down = undefined
+    this.#attempts = 0
+  }
+
   #markDown(error: BackendError): void {
     const delay = backoffDelay(this.#attempts, this.#backoff)
     this.#attempts += 1
@@ -95,7 +107,7 @@ export class ServerTransport implements Transport {
     this.#retry = clock().setTimeout(() => {
       this.#retry = undefined
       // While the attempt is under way the server stays down: calls keep failing fast.
-      this.#connection = this.#open()
+      this.#connection = this.#open(true)
     }, delay)
   }
 }

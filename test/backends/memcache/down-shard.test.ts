@@ -56,7 +56,7 @@ describe('a server that refuses connections', () => {
 })
 
 describe('a server that stops answering', () => {
-  it('is marked down after the client timeout of silence, and used again once it answers', async () => {
+  it('is marked down after the client timeout of silence, stays down, and is used again once it answers', async () => {
     let answering = false
     const server = await fakeServer((line) => (answering ? (line === 'mn' ? 'MN\r\n' : 'EN\r\n') : undefined))
     const cache = memcacheClient({ servers: [server.address], timeout: 100, reconnect: { min: 10, max: 50 } })
@@ -68,6 +68,15 @@ describe('a server that stops answering', () => {
         assert.ok(error instanceof BackendUnavailable, String(error))
         assert.match(error.message, /server unresponsive/)
       })
+      // Reconnection attempts connect, but the server does not answer them: it is not put back in use.
+      const until = systemClock.now() + 300
+      while (systemClock.now() < until) {
+        const { error, ms } = await failure(cache.get('a'))
+        assert.ok(error instanceof BackendUnavailable, String(error))
+        assert.ok(ms < 5, `failing fast took ${ms} ms`)
+        await new Promise<void>((resolve) => systemClock.setTimeout(resolve, 5))
+      }
+      assert.ok(server.connections > 2, `only ${server.connections} connections: no reconnection attempts`)
       answering = true
       await eventually(async () => assert.equal(await cache.get('a'), undefined))
       assert.equal(cache.stats()[0]?.state, 'up')

@@ -611,6 +611,28 @@ describe('tracing: a traced scope records a span for itself and for every task a
     }),
   )
 
+  test(
+    'settles even when its trace listener throws, reporting that error as a process warning',
+    inVirtualTime(async (clock) => {
+      const warnings: string[] = []
+      const onWarning = (warning: Error): void => {
+        warnings.push(warning.message)
+      }
+      const throwing = (): void => {
+        throw new Error('exporter down')
+      }
+      process.on('warning', onWarning)
+      try {
+        assert.equal(await clock.run(scope({ trace: throwing }, () => 'sync')), 'sync')
+        assert.equal(await clock.run(scope({ trace: throwing }, async () => 'async')), 'async')
+      } finally {
+        process.off('warning', onWarning)
+      }
+      assert.equal(warnings.length, 2)
+      assert.match(warnings[0] ?? '', /exporter down/)
+    }),
+  )
+
   test('records nothing for a scope with tracing off', async () => {
     await scope({ trace: false }, async (s) => {
       assert.equal(s.span, undefined)

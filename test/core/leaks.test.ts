@@ -59,13 +59,21 @@ function shortScope(i: number, options: { signal?: AbortSignal }): Promise<unkno
   }
 }
 
-/** Runs `count` short scopes, `batch` at a time, calling `during` while each batch is running. */
-async function runMany(count: number, options: { signal?: AbortSignal }, during: () => void): Promise<void> {
+/**
+ * Runs `count` short scopes, `batch` at a time, calling `during` while each batch runs and `after`
+ * once it has settled (so that a leak fails the test at the first batch, not after all of them).
+ */
+async function runMany(
+  count: number,
+  options: { signal?: AbortSignal },
+  check: { during?: () => void; after?: () => void },
+): Promise<void> {
   for (let start = 0; start < count; start += batch) {
     const running: Promise<unknown>[] = []
     for (let i = start; i < start + batch; i++) running.push(shortScope(i, options))
-    during()
+    check.during?.()
     await Promise.all(running)
+    check.after?.()
   }
 }
 
@@ -77,9 +85,16 @@ describe('after many scopes of every kind of ending', () => {
       const listeners = () => getEventListeners(parent.signal, 'abort').length
       let peak = 0
       const before = heapUsed()
-      await runMany(100_000, { signal: parent.signal }, () => {
-        peak = Math.max(peak, listeners())
-      })
+      await runMany(
+        100_000,
+        { signal: parent.signal },
+        {
+          during: () => {
+            peak = Math.max(peak, listeners())
+          },
+          after: () => assert.equal(listeners(), 0, 'a settled scope kept its listener'),
+        },
+      )
       const grown = heapUsed() - before
       assert.ok(peak > 0 && peak <= batch, `one listener per running scope at most, saw ${peak}`)
       assert.equal(listeners(), 0)
@@ -94,9 +109,15 @@ describe('after many scopes of every kind of ending', () => {
       const before = heapUsed()
       await scope(async (outer) => {
         // 30k are enough: retaining them would take several times the bound.
-        await runMany(30_000, {}, () => {
-          for (let i = 0; i < batch; i++) outer.spawn(() => i)
-        })
+        await runMany(
+          30_000,
+          {},
+          {
+            during: () => {
+              for (let i = 0; i < batch; i++) outer.spawn(() => i)
+            },
+          },
+        )
         const grown = heapUsed() - before
         assert.ok(grown < heapBound, `heap grew by ${(grown / 2 ** 20).toFixed(1)} MiB`)
       })

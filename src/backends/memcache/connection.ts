@@ -109,6 +109,7 @@ export class Connection {
     exchange.wrote(bytes)
     this.#inflight.push({ exchange, sentAt: clock().now() })
     // Corked, the chunks leave in one writev: one packet for a batch of small commands.
+    if (this.#inflight.length === 1) this.#socket.ref()
     this.#socket.cork()
     for (const chunk of chunks) this.#socket.write(chunk)
     this.#socket.uncork()
@@ -149,6 +150,8 @@ export class Connection {
     }
     if (this.#inflight.length === 0) {
       this.#clearTimer('watchdog')
+      // An idle connection does not keep the process alive; only requests in flight do.
+      this.#socket.unref()
       if (this.#ending) this.#socket.end()
     }
   }

@@ -92,7 +92,8 @@ export interface MemcacheShardStats {
  * Keys are spread over the shards by consistent hashing (ketama). Calls made in the same turn of the
  * event loop go to each shard as one batch: one write and one round trip however many calls, so a
  * hundred independent `get`s to three shards cost three round trips (this is the loader of this
- * backend: no batching code is needed on top); identical reads in a batch share one request. Every
+ * backend: no batching code is needed on top); identical reads in a batch share one request (and
+ * its result: the same Buffer, so copy one before changing it). Every
  * call takes the ambient signal and deadline (or explicit ones): a call cancelled before its batch
  * is sent is never sent; one cancelled or timed out after is answered at once, and its reply is read
  * and dropped when it comes, leaving the connection in step. Errors name the backend and the shard:

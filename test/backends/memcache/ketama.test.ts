@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { KetamaRing } from 'weft/memcache'
+import { KetamaRing, memcacheClient } from 'weft/memcache'
 import { hashKey } from '../../../src/backends/memcache/ketama.ts'
 
 const keys = Array.from({ length: 20_000 }, (_, i) => `user:${i}:session`)
@@ -85,5 +85,18 @@ describe('KetamaRing', () => {
     ])
     const onB = keys.filter((key) => ring.locate(key) === 'b:1').length / keys.length
     assert.ok(onB > 0.65 && onB < 0.85, `b got ${onB}`)
+  })
+
+  it('places keys the same way in a client, whatever form the addresses are written in', async () => {
+    const before = memcacheClient({ servers: ['10.0.0.1', '10.0.0.2:11211', ' 10.0.0.3:11211'] })
+    const after = memcacheClient({ servers: [...three, '10.0.0.4:11211'] })
+    const ring = new KetamaRing(three)
+    let moved = 0
+    for (const key of keys.slice(0, 4000)) {
+      assert.equal(before.serverFor(key), ring.locate(key))
+      if (after.serverFor(key) !== before.serverFor(key)) moved += 1
+    }
+    assert.ok(moved / 4000 > 0.18 && moved / 4000 < 0.32, `moved ${moved / 4000}`)
+    await Promise.all([before.close(), after.close()])
   })
 })

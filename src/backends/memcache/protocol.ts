@@ -2,12 +2,12 @@
  * memcached's meta protocol (protocol.txt, "Meta Commands"), the subset weft speaks: `mg`, `ms`,
  * `md`, `ma` and `mn`.
  *
- * Why a client of our own: the maintained Node clients fall short of what a request handler needs.
- * memjs speaks the binary protocol, which memcached has deprecated; the text-protocol clients
- * (memcached, memcache-client) are unmaintained, cannot parse meta replies, and have neither per-call
- * deadlines nor cancellation. The meta protocol gives, on one text connection: every storage mode
- * (`ms` with `M`), CAS (`c`/`C`), touch-on-read (`T`), counters that create themselves (`ma` with `N`
- * and `J`), base64 keys (`b`), and `mn`, which marks the end of a pipelined batch.
+ * Why a client of our own: no Node client covers what this backend needs. `memjs` speaks the binary
+ * protocol, which memcached has deprecated; `memcached` (3rd-Eden) is unmaintained; `memcache-client`
+ * speaks the classic text commands to a single server. None parses meta replies, and none takes an
+ * AbortSignal or a per-call deadline. The meta protocol gives, on one text connection: every storage
+ * mode (`ms` with `M`), CAS (`c`/`C`), touch-on-read (`T`), counters that create themselves (`ma`
+ * with `N` and `J`), base64 keys (`b`), and `mn`, which marks the end of a pipelined batch.
  *
  * Requests and replies are plain data here, so the embedded store executes the very requests the
  * client would send, and answers with the replies memcached would give.

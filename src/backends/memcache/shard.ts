@@ -99,6 +99,10 @@ export class Shard {
     new Call(this, op, budget, resolve as (value: unknown) => void, reject).start()
     if (!this.#scheduled) {
       this.#scheduled = true
+      // At the check phase of this event-loop iteration rather than after the current promise jobs
+      // (DataLoader's choice): the batch then also gathers the calls made by the other callbacks of
+      // this iteration (several requests woken by one I/O poll), for no wait (an immediate pending
+      // keeps the poll from blocking).
       detached(() => setImmediate(this.#flush))
     }
     return promise

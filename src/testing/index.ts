@@ -1,3 +1,4 @@
 /** `weft/testing`: deterministic time and fault injection for tests of code built on weft. */
 export { type FaultPlan, type Faulty, seededRandom, withFaults } from './faults.ts'
 export { VirtualClock, withVirtualClock } from './virtual-clock.ts'
+export { type RedisServer, type RedisServerOptions, startRedisServer } from './redis.ts'

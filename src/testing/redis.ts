@@ -32,8 +32,18 @@ const PORT_ATTEMPTS = 5
  * Tests that pause, slow down or kill a server use one of these, never a shared server. Stop it when
  * done; a server left running is killed when the process exits.
  *
- * Usage: `const server = await startRedisServer()`, then `redisClient({ url: server.url })`, and
- * `await server.stop()` in the test's `after`.
+ * @example
+ * ```ts
+ * import assert from 'node:assert/strict'
+ * import { redisClient } from 'weft/redis'
+ * import { startRedisServer } from 'weft/testing'
+ * const server = await startRedisServer()
+ * const redis = redisClient({ url: server.url })
+ * await redis.set('key', 'value')
+ * assert.equal(await redis.get('key'), 'value')
+ * await redis.close()
+ * await server.stop()
+ * ```
  */
 export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServer> {
   checkOptions('startRedisServer()', options)

@@ -9,7 +9,7 @@
  * the signal was delivered), until the statement has settled. Only then is the connection reused.
  */
 import { connect as netConnect, type Socket } from 'node:net'
-import { clock } from '../../core/clock.ts'
+import { startTimer } from './timer.ts'
 
 /** The server process to cancel, as the server announced it at connection time (BackendKeyData). */
 export interface CancelTarget {
@@ -40,7 +40,7 @@ export function sendCancelRequest(target: CancelTarget): Promise<void> {
     const socket: Socket = target.host.startsWith('/')
       ? netConnect({ path: `${target.host}/.s.PGSQL.${target.port}` })
       : netConnect({ host: target.host, port: target.port })
-    const timer = clock().setTimeout(() => {
+    const stopTimer = startTimer(() => {
       socket.destroy(
         new Error(`the server did not acknowledge the cancel request within ${ACKNOWLEDGE_TIMEOUT} ms`),
       )
@@ -51,7 +51,7 @@ export function sendCancelRequest(target: CancelTarget): Promise<void> {
       failure = error
     })
     socket.once('close', () => {
-      clock().clearTimeout(timer)
+      stopTimer()
       if (failure === undefined) resolve()
       else reject(failure)
     })
@@ -103,9 +103,9 @@ export async function cancelUntilSettled(
 
 function settlesWithin(finished: Promise<void>, ms: number): Promise<boolean> {
   return new Promise<boolean>((resolve) => {
-    const timer = clock().setTimeout(() => resolve(false), ms)
+    const stopTimer = startTimer(() => resolve(false), ms)
     void finished.then(() => {
-      clock().clearTimeout(timer)
+      stopTimer()
       resolve(true)
     })
   })

@@ -1,4 +1,4 @@
-import { clock, type TimerHandle } from '../../core/clock.ts'
+import { startTimer } from './timer.ts'
 
 /** What the pool needs of a connection. */
 export interface Poolable {
@@ -34,7 +34,7 @@ interface Waiter<C> {
 
 interface Idle<C> {
   readonly connection: C
-  readonly timer: TimerHandle | undefined
+  readonly stopTimer: (() => void) | undefined
 }
 
 /**
@@ -111,8 +111,8 @@ export class Pool<C extends Poolable> {
       this.#closed = true
       this.#lifetime.abort(this.#options.closedError())
       for (const waiter of this.#waiters.splice(0)) this.#fail(waiter, this.#options.closedError())
-      for (const { connection, timer } of this.#idle.splice(0)) {
-        if (timer !== undefined) clock().clearTimeout(timer)
+      for (const { connection, stopTimer } of this.#idle.splice(0)) {
+        stopTimer?.()
         this.#discard(connection)
       }
     }
@@ -125,7 +125,7 @@ export class Pool<C extends Poolable> {
 
   #takeIdle(): C | undefined {
     for (let entry = this.#idle.pop(); entry !== undefined; entry = this.#idle.pop()) {
-      if (entry.timer !== undefined) clock().clearTimeout(entry.timer)
+      entry.stopTimer?.()
       if (!entry.connection.broken) return entry.connection
       this.#discard(entry.connection)
     }
@@ -168,10 +168,10 @@ export class Pool<C extends Poolable> {
       return
     }
     const { idleTimeout } = this.#options
-    const timer = Number.isFinite(idleTimeout)
-      ? clock().setTimeout(() => this.#expire(connection), idleTimeout)
+    const stopTimer = Number.isFinite(idleTimeout)
+      ? startTimer(() => this.#expire(connection), idleTimeout)
       : undefined
-    this.#idle.push({ connection, timer })
+    this.#idle.push({ connection, stopTimer })
   }
 
   #expire(connection: C): void {

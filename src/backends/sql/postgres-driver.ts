@@ -1,10 +1,10 @@
 import pg from 'pg'
-import { clock } from '../../core/clock.ts'
 import { BackendTimeout } from '../../core/errors.ts'
 import { sendCancelRequest } from './cancel.ts'
 import type { DriverMetrics, SqlConnection, SqlDriver } from './driver.ts'
 import { cancelled, toSqlError } from './errors.ts'
 import { PgSession } from './session.ts'
+import { startTimer } from './timer.ts'
 
 /** Options of {@link postgresDriver}. */
 export interface PostgresDriverOptions {
@@ -61,7 +61,7 @@ class PostgresDriver implements SqlDriver {
     const { promise: stopped, reject: stop } = Promise.withResolvers<never>()
     const onAbort = (): void => stop(cancelled(endpoint, signal.reason))
     signal.addEventListener('abort', onAbort, { once: true })
-    const timer = clock().setTimeout(
+    const stopTimer = startTimer(
       () => stop(new BackendTimeout(`connect: no connection within ${this.#connectTimeout} ms`, endpoint)),
       this.#connectTimeout,
     )
@@ -72,7 +72,7 @@ class PostgresDriver implements SqlDriver {
       void client.end().catch(() => {})
       throw toSqlError(error, endpoint, 'connect')
     } finally {
-      clock().clearTimeout(timer)
+      stopTimer()
       signal.removeEventListener('abort', onAbort)
     }
     metrics.connectionOpened()

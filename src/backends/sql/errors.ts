@@ -111,6 +111,20 @@ export function deadlinePassed(endpoint: Endpoint, deadline: number): AbortError
 /** PostgreSQL's SQLSTATE for a statement cancelled by a cancel request or by `statement_timeout`. */
 export const QUERY_CANCELED = '57014'
 
+/**
+ * True when `error` leaves the connection it came from unusable: the socket closed, a reply the client
+ * could not read, or a server error that ends the session (FATAL, shutdown, connection exception).
+ */
+export function endsConnection(error: unknown): boolean {
+  if (!isServerError(error)) return !(error instanceof TypeError || error instanceof WeftError)
+  return (
+    error.severity === 'FATAL' ||
+    error.severity === 'PANIC' ||
+    (error.code.startsWith('08') && error.code !== '08P01') ||
+    /^57P0[1-3]$/.test(error.code)
+  )
+}
+
 /** The SQLSTATE of a server error, or undefined for any other error. */
 export function sqlStateOf(error: unknown): string | undefined {
   return isServerError(error) ? error.code : undefined

@@ -1,7 +1,7 @@
 import type pg from 'pg'
 import { cancelUntilSettled } from './cancel.ts'
 import type { Deferred, DriverMetrics, SqlConnection, SqlRequest, SqlResponse } from './driver.ts'
-import { cancelled, type Endpoint, toSqlError } from './errors.ts'
+import { cancelled, type Endpoint, endsConnection, toSqlError } from './errors.ts'
 
 /** What a {@link PgSession} needs besides its connected node-postgres client. */
 export interface SessionOptions {
@@ -191,7 +191,11 @@ export class PgSession implements SqlConnection {
       this.#afterRoundTrip()
       await job.cancelling
       const failure = outcomes.find((outcome) => outcome.status === 'rejected')
-      if (failure !== undefined) return () => result.reject(failure.reason)
+      if (failure !== undefined) {
+        // The driver's own events may come later: mark it now, before the caller hands it back.
+        if (endsConnection(failure.reason)) this.#broken = true
+        return () => result.reject(failure.reason)
+      }
       const settled = outcomes.at(-1) as PromiseFulfilledResult<PgResult | PgResult[]>
       const last = Array.isArray(settled.value) ? settled.value.at(-1) : settled.value
       const response: SqlResponse = {

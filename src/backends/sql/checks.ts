@@ -11,14 +11,19 @@ export function checkQuery(where: string, text: unknown, params: unknown, option
   checkQueryOptions(where, options)
 }
 
-/** Checks `options.signal` and `options.timeout`, shared by queries and transactions. */
+/** Checks `options.signal`, `options.deadlineAt` and `options.timeout`, shared by queries and transactions. */
 export function checkQueryOptions(
   where: string,
   options: unknown,
 ): asserts options is QueryOptions | undefined {
   checkOptions(where, options)
-  const { signal, timeout } = (options ?? {}) as QueryOptions
+  const { signal, timeout, deadlineAt } = (options ?? {}) as QueryOptions
   if (signal !== undefined) checkSignal(where, 'options.signal', signal)
+  if (deadlineAt !== undefined && (typeof deadlineAt !== 'number' || !Number.isFinite(deadlineAt))) {
+    throw new TypeError(
+      `${where}: options.deadlineAt must be a number of epoch milliseconds, got ${describe(deadlineAt)}`,
+    )
+  }
   if (timeout !== undefined) checkDuration(where, 'options.timeout', timeout)
 }
 

@@ -17,6 +17,12 @@ export interface QueryOptions {
    */
   signal?: AbortSignal
   /**
+   * An absolute deadline (epoch ms of weft's clock) in place of the ambient one, such as a batch
+   * function's `deadline`: it becomes the statement timeout, and a statement the server stops at it
+   * fails with a `DeadlineExceeded` cancellation. Pass the matching `signal` too.
+   */
+  deadlineAt?: number
+  /**
    * A server-side statement timeout for this query, in ms: the server stops the statement when it
    * runs longer, and the query fails with `BackendTimeout`. The ambient deadline applies as well
    * (the earlier wins). Not enforced by the embedded database, which cannot interrupt a statement.
@@ -60,7 +66,7 @@ export interface Budget {
 
 /**
  * The budget of a call: its explicit signal (or `fallback`, or the ambient one with the ambient
- * deadline), and its explicit timeout or `defaultTimeout`.
+ * deadline), its explicit deadline, and its explicit timeout or `defaultTimeout`.
  */
 export function budgetOf(
   options: QueryOptions | undefined,
@@ -70,7 +76,7 @@ export function budgetOf(
   const explicit = options?.signal ?? fallback
   return {
     signal: explicit ?? currentSignal(),
-    deadline: explicit === undefined ? currentDeadline() : undefined,
+    deadline: options?.deadlineAt ?? (explicit === undefined ? currentDeadline() : undefined),
     timeout: options?.timeout ?? defaultTimeout,
   }
 }

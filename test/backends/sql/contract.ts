@@ -2,7 +2,15 @@
 // run against both (postgres.test.ts, embedded.test.ts), so that neither drifts from the other.
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { AbortError, BackendUnavailable, DeadlineExceeded, type SpanData, scope, type Trace } from 'weft'
+import {
+  AbortError,
+  BackendUnavailable,
+  DeadlineExceeded,
+  type ScopeOptions,
+  type SpanData,
+  scope,
+  type Trace,
+} from 'weft'
 import { type Database, type DatabaseOptions, QueryError, TransactionClosedError } from 'weft/sql'
 
 /** How the suite reaches one kind of database. */
@@ -13,10 +21,10 @@ export interface ContractTarget {
   cleanup(): Promise<void>
 }
 
-/** Runs `fn` in a traced request and returns its spans. */
-export async function traced(fn: () => Promise<unknown>): Promise<SpanData[]> {
+/** Runs `fn` in a traced request (with `options`) and returns its spans. */
+export async function traced(fn: () => Promise<unknown>, options: ScopeOptions = {}): Promise<SpanData[]> {
   let trace: Trace | undefined
-  await scope({ name: 'request', trace: (finished) => (trace = finished) }, fn)
+  await scope({ name: 'request', ...options, trace: (finished) => (trace = finished) }, fn)
   return trace?.toJSON().spans ?? []
 }
 

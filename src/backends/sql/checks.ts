@@ -35,14 +35,35 @@ function checkParams(where: string, params: unknown): void {
   if (!Array.isArray(params))
     throw new TypeError(`${where}: params must be an array, got ${describe(params)}`)
   params.forEach((value: unknown, index) => {
-    if (!sendable(value)) {
+    const problem = unsendable(value)
+    if (problem !== undefined) {
       throw new TypeError(
-        `${where}: params[${index}] (for $${index + 1}) must be ${expected}, got ${describe(value)}`,
+        `${where}: params[${index}] (for $${index + 1}) must be ${expected}, got ${problem}`,
       )
     }
   })
 }
 
-function sendable(value: unknown): boolean {
-  return typeof value !== 'function' && typeof value !== 'symbol'
+/** What is wrong with `value` as a parameter, or undefined when it can be sent. */
+function unsendable(value: unknown): string | undefined {
+  if (typeof value === 'function' || typeof value === 'symbol') return describe(value)
+  if (Array.isArray(value)) {
+    for (const element of value) {
+      const problem = unsendable(element)
+      if (problem !== undefined) return `an array holding ${problem}`
+    }
+    return undefined
+  }
+  if (value === null || typeof value !== 'object' || value instanceof Date || ArrayBuffer.isView(value)) {
+    return undefined
+  }
+  // node-postgres's hook for custom types: the object serializes itself.
+  if (typeof (value as { toPostgres?: unknown }).toPostgres === 'function') return undefined
+  // Objects go as JSON: find out now, at the call, rather than halfway through the wire protocol.
+  try {
+    JSON.stringify(value)
+    return undefined
+  } catch (error) {
+    return `an object JSON cannot encode (${(error as Error).message.split('\n')[0]})`
+  }
 }

@@ -165,9 +165,16 @@ export class Database implements Queryable {
    * assert.deepEqual(rows, [{ balance: 40 }, { balance: 60 }])
    * ```
    */
-  async tx<T>(fn: (tx: Transaction) => T | PromiseLike<T>, options?: TransactionOptions): Promise<T> {
+  tx<T>(fn: (tx: Transaction) => T | PromiseLike<T>, options?: TransactionOptions): Promise<T> {
     checkFunction('db.tx()', 'fn', fn)
     checkTransactionOptions(options)
+    return this.#transaction(fn, options)
+  }
+
+  async #transaction<T>(
+    fn: (tx: Transaction) => T | PromiseLike<T>,
+    options: TransactionOptions | undefined,
+  ): Promise<T> {
     const budget = budgetOf(options, this.#settings.statementTimeout)
     const span = transactionSpan(this)
     let connection: SqlConnection

@@ -1,0 +1,375 @@
+import { clock, type TimerHandle } from '../core/clock.ts'
+import { AbortError } from '../core/errors.ts'
+import { ambient, Node } from '../core/node.ts'
+import { describe } from '../core/validate.ts'
+import type { Span } from '../trace/span.ts'
+import type { Entry, RequestCache } from './request-cache.ts'
+import type { Waiter } from './waiter.ts'
+
+/** What a batch function receives besides its keys. */
+export interface BatchContext {
+  /**
+   * Aborted when every load waiting for this batch has been cancelled, or when its request is: pass
+   * it to the backend call, so that work nobody waits for any more stops.
+   */
+  readonly signal: AbortSignal
+  /** The request's deadline (epoch ms of the active clock), or undefined when it has none. */
+  readonly deadline: number | undefined
+}
+
+/**
+ * The values of a batch: an array in the order of the keys, or a Map from each key (from its cache
+ * key, when the loader has a `cacheKey` function) to its value. An Error as a value fails that key alone.
+ */
+export type BatchResult<V> = ArrayLike<V | Error> | ReadonlyMap<unknown, V | Error>
+
+/** Fetches the values of many keys in one round trip. */
+export type BatchFn<K, V> = (
+  keys: readonly K[],
+  context: BatchContext,
+) => BatchResult<V> | PromiseLike<BatchResult<V>>
+
+/** A loader's settings, checked and with defaults applied. */
+export interface LoaderConfig<K, V> {
+  readonly name: string
+  readonly batchFn: BatchFn<K, V>
+  readonly maxBatchSize: number
+  readonly waitMs: number
+  readonly cacheKey: ((key: K) => unknown) | undefined
+}
+
+const OPEN = 0 // collecting loads
+const SENT = 1 // the batch function is running
+const DONE = 2 // answered, failed or cancelled
+
+/**
+ * The keys a request cache collects in a turn (or a `waitMs` window), sent to the batch function in
+ * one call (or one per `maxBatchSize` keys), then the delivery of the values to their waiters.
+ *
+ * A sent batch is cancelled when the last of its waiters is, or when its request is (through its
+ * request cache). It is also the context the batch function receives: its `signal` is created only
+ * if the function asks for it.
+ */
+export class Batch<K, V> implements BatchContext {
+  readonly deadline: number | undefined
+  /** The neighbours in the request cache's list of batches in flight. */
+  previousSent: Batch<K, V> | undefined
+  nextSent: Batch<K, V> | undefined
+  readonly #cache: RequestCache<K, V>
+  #entries: Entry<K, V>[] = []
+  /** Entries that someone still waits for: the batch is sent with these, and aborted when none is left. */
+  #wanted = 0
+  /** Entries abandoned before the batch was sent: left out of it. */
+  #dropped = 0
+  /** Cache hits served: with the loads of its entries, the `batch.loads` of its span. */
+  #hitLoads = 0
+  /** Cache hits of this turn: they settle together with the batch, as in DataLoader. */
+  #hits: Waiter<V>[] | undefined
+  /** Settles when the batch does: what the hits of callers that cannot be cancelled wait for. */
+  #done: Promise<void> | undefined
+  #markDone: (() => void) | undefined
+  #state = OPEN
+  #timer: TimerHandle | undefined
+  #span: Span | undefined
+  /** The batch function's ambient node, when its request is traced. */
+  #traced: SpanNode | undefined
+  #controller: AbortController | undefined
+  #cancelled = false
+  #reason: unknown
+
+  constructor(cache: RequestCache<K, V>) {
+    this.#cache = cache
+    this.deadline = cache.request?.deadline
+  }
+
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController()
+      if (this.#cancelled) this.#controller.abort(this.#reason)
+    }
+    return this.#controller.signal
+  }
+
+  /** As many keys as one call may take (`maxBatchSize`): a window need not wait for more. */
+  get full(): boolean {
+    return this.#wanted >= this.#cache.config.maxBatchSize
+  }
+
+  /** Adds a key not yet in the batch; its first waiter joins right after. */
+  add(entry: Entry<K, V>): void {
+    entry.batch = this
+    this.#entries.push(entry)
+  }
+
+  /** A cache hit that waits for this batch before its caller gets the value. */
+  hit(waiter: Waiter<V>): void {
+    this.#hitLoads += 1
+    this.#hits ??= []
+    this.#hits.push(waiter)
+  }
+
+  /** A promise settled when this batch is, for the cache hits of callers that cannot be cancelled. */
+  done(): Promise<void> {
+    this.#hitLoads += 1
+    if (this.#done === undefined) {
+      this.#done = new Promise<void>((resolve) => {
+        this.#markDone = resolve
+      })
+    }
+    return this.#done
+  }
+
+  /** Sends the batch when `ms` have passed, unless it is sent earlier (once full). */
+  window(ms: number): void {
+    this.#timer = clock().setTimeout(() => {
+      this.#timer = undefined
+      this.#cache.due(this)
+    }, ms)
+  }
+
+  /** The batch has all the keys one call takes: it is sent at the end of this turn, not of its window. */
+  endWindow(): void {
+    if (this.#timer === undefined) return
+    clock().clearTimeout(this.#timer)
+    this.#timer = undefined
+    this.#cache.due(this)
+  }
+
+  /** @internal One of the entries went from no waiter to one. */
+  entryWanted(): void {
+    this.#wanted += 1
+  }
+
+  /** @internal Every waiter of `entry` was cancelled. */
+  entryAbandoned(entry: Entry<K, V>, reason: unknown): void {
+    this.#wanted -= 1
+    if (this.#state === OPEN) {
+      // The key leaves the batch, and the cache: a later load of it must fetch it afresh.
+      this.#dropped += 1
+      this.#cache.forget(entry)
+    } else if (this.#state === SENT && this.#wanted === 0) {
+      this.cancel(reason)
+    }
+  }
+
+  /**
+   * Calls the batch function with the keys still wanted, in chunks of `maxBatchSize` (each chunk
+   * after the first goes out as a batch of its own). Runs in the request's context: the caller's job.
+   */
+  send(): void {
+    if (this.#state !== OPEN) return
+    this.#state = SENT
+    if (this.#timer !== undefined) clock().clearTimeout(this.#timer)
+    this.#timer = undefined
+    const cache = this.#cache
+    cache.sent(this)
+    // Chunks are cut now rather than as keys arrive, so that keys cancelled meanwhile leave no gaps.
+    const entries = this.#dropped === 0 ? this.#entries : this.#entries.filter((entry) => entry.wanted)
+    if (entries.length === 0) {
+      this.#state = DONE
+      this.#deliverHits()
+      return
+    }
+    const { maxBatchSize } = cache.config
+    if (entries.length <= maxBatchSize) {
+      this.#claim(entries)
+      this.#call()
+      return
+    }
+    // Every chunk claims its keys before any is called, so that a cancellation is always counted
+    // against the right one.
+    const chunks: Batch<K, V>[] = [this]
+    this.#claim(entries.slice(0, maxBatchSize))
+    for (let start = maxBatchSize; start < entries.length; start += maxBatchSize) {
+      const chunk = new Batch(cache)
+      chunk.#claim(entries.slice(start, start + maxBatchSize))
+      chunks.push(chunk)
+    }
+    for (const chunk of chunks) chunk.#call()
+  }
+
+  #claim(entries: Entry<K, V>[]): void {
+    this.#state = SENT
+    this.#entries = entries
+    this.#wanted = entries.length
+    for (const entry of entries) entry.batch = this
+  }
+
+  #call(): void {
+    if (this.#state !== SENT) return // cancelled while an earlier chunk was being called
+    const cache = this.#cache
+    const entries = this.#entries
+    const count = entries.length
+    const keys: K[] = new Array(count)
+    for (let i = 0; i < count; i++) keys[i] = (entries[i] as Entry<K, V>).key
+    const { config, counters } = cache
+    counters.batch(count)
+    const span = cache.request?.span?.child(`${config.name}.batch`, 'batch')
+    span?.setAttribute('batch.keys', count).setAttribute('batch.loads', this.#loadCount())
+    this.#span = span
+    cache.flying(this)
+    if (cache.aborted) {
+      this.cancel(cache.reason)
+      return
+    }
+    let result: BatchResult<V> | PromiseLike<BatchResult<V>>
+    try {
+      const request = cache.request
+      if (span === undefined || request === undefined) result = config.batchFn(keys, this)
+      else {
+        this.#traced = new SpanNode(request, span)
+        result = ambient.run(this.#traced, config.batchFn, keys, this)
+      }
+    } catch (error) {
+      this.#failed(error)
+      return
+    }
+    if (typeof (result as PromiseLike<unknown> | null)?.then === 'function') {
+      ;(result as PromiseLike<BatchResult<V>>).then(
+        (values) => this.#answered(values),
+        (error: unknown) => this.#failed(error),
+      )
+    } else {
+      this.#answered(result as BatchResult<V>)
+    }
+  }
+
+  #answered(values: BatchResult<V>): void {
+    if (!this.#finish()) return
+    const entries = this.#entries
+    const name = this.#cache.config.name
+    let violation: TypeError | undefined
+    if (values instanceof Map) {
+      for (const entry of entries) {
+        if (values.has(entry.cacheKey)) {
+          this.#settle(entry, values.get(entry.cacheKey) as V | Error)
+        } else {
+          violation = missingKey(name, entry.cacheKey)
+          this.#fail(entry, violation)
+        }
+      }
+    } else if (!isArrayLike(values)) {
+      violation = new TypeError(
+        `loader "${name}": the batch function must return an array or a Map of values, got ${describe(values)}`,
+      )
+      for (const entry of entries) this.#fail(entry, violation)
+    } else if (values.length !== entries.length) {
+      violation = new TypeError(
+        `loader "${name}": the batch function returned ${values.length} values for ${entries.length} keys`,
+      )
+      for (const entry of entries) this.#fail(entry, violation)
+    } else {
+      for (let i = 0; i < entries.length; i++) this.#settle(entries[i] as Entry<K, V>, values[i] as V | Error)
+    }
+    this.#deliverHits()
+    if (violation === undefined) this.#span?.finish('ok')
+    else this.#span?.finish('error', violation)
+  }
+
+  #failed(error: unknown): void {
+    if (!this.#finish()) return
+    // As in DataLoader, a failed batch caches nothing: the next load of these keys tries again.
+    for (const entry of this.#entries) this.#fail(entry, error)
+    this.#deliverHits()
+    this.#span?.finish('error', error)
+  }
+
+  /** Every waiter is gone, or the request was cancelled: the keys fail, then the batch's signal fires. */
+  cancel(reason: unknown): void {
+    if (!this.#finish()) return
+    this.#cancelled = true
+    this.#reason = reason
+    const error = new AbortError(`batch of "${this.#cache.config.name}"`, reason)
+    for (const entry of this.#entries) {
+      entry.batch = undefined
+      this.#cache.forget(entry)
+      entry.reject(error, true)
+    }
+    this.#deliverHits()
+    this.#span?.finish('cancelled', error)
+    this.#controller?.abort(reason)
+  }
+
+  /** Moves the sent batch to DONE; false if it already was (a late answer after a cancel). */
+  #finish(): boolean {
+    if (this.#state !== SENT) return false
+    this.#state = DONE
+    this.#cache.landed(this)
+    this.#traced?.done()
+    this.#span?.setAttribute('batch.loads', this.#loadCount())
+    return true
+  }
+
+  /** The loads this batch served: those of its keys (duplicates and late joiners included) and its hits. */
+  #loadCount(): number {
+    let loads = this.#hitLoads
+    for (const entry of this.#entries) loads += entry.loads
+    return loads
+  }
+
+  #settle(entry: Entry<K, V>, value: V | Error): void {
+    entry.batch = undefined
+    // An Error as a value is that key's answer: cached like any other, as in DataLoader.
+    if (value instanceof Error) entry.reject(value)
+    else entry.resolve(value)
+    this.#cache.answered(entry)
+  }
+
+  #fail(entry: Entry<K, V>, error: unknown): void {
+    entry.batch = undefined
+    this.#cache.forget(entry)
+    entry.reject(error)
+  }
+
+  #deliverHits(): void {
+    this.#markDone?.()
+    const hits = this.#hits
+    if (hits === undefined) return
+    this.#hits = undefined
+    for (const waiter of hits) waiter.deliver()
+  }
+}
+
+/**
+ * The ambient node of a traced batch function: its request's root in all but its span, so that the
+ * spans of the backend calls it makes nest under the batch's. Untraced, the function runs in the
+ * request's context as it is, and this costs nothing.
+ */
+class SpanNode extends Node {
+  readonly #root: Node
+
+  constructor(root: Node, span: Span) {
+    super(root.name, root.deadline, span)
+    this.#root = root
+    root.adopt(this)
+    if (root.aborted) this.abort(root.reason)
+  }
+
+  /** The batch has landed. */
+  done(): void {
+    // Never release from a node being cancelled: its walk over its children would stop here.
+    if (!this.#root.aborted) this.#root.release(this)
+  }
+
+  get scope(): Node {
+    return this.#root
+  }
+
+  get root(): Node {
+    return this.#root
+  }
+
+  protected onAbort(): void {}
+}
+
+function missingKey(name: string, key: unknown): TypeError {
+  return new TypeError(
+    `loader "${name}": the batch function returned no value for key ${describe(key)} (return null or an Error for keys without a value)`,
+  )
+}
+
+function isArrayLike(value: unknown): value is ArrayLike<unknown> {
+  return (
+    typeof value === 'object' && value !== null && typeof (value as ArrayLike<unknown>).length === 'number'
+  )
+}

@@ -1,0 +1,253 @@
+import { AbortError } from '../core/errors.ts'
+import { ambient, Node } from '../core/node.ts'
+import { Batch, type LoaderConfig } from './batch.ts'
+import type { Counters } from './stats.ts'
+import { Shared } from './waiter.ts'
+
+/** One key of a request cache: the value being fetched, or fetched already. */
+export class Entry<K, V> extends Shared<V> {
+  readonly key: K
+  readonly cacheKey: unknown
+  readonly #name: string
+  /** The batch fetching it; undefined once it has its value (or for a primed one). */
+  batch: Batch<K, V> | undefined
+  /** Loads that asked for it while it was being fetched (for the batch's span). */
+  loads = 0
+
+  constructor(name: string, key: K, cacheKey: unknown) {
+    super()
+    this.#name = name
+    this.key = key
+    this.cacheKey = cacheKey
+  }
+
+  protected describe(): string {
+    return `load of "${this.#name}"`
+  }
+
+  protected onWanted(): void {
+    this.batch?.entryWanted()
+  }
+
+  protected onAbandoned(reason: unknown): void {
+    this.batch?.entryAbandoned(this, reason)
+  }
+}
+
+/**
+ * What one loader holds for one request: the cache of its keys, the batch collecting this turn's
+ * loads, the batches due to be sent and those in flight. Outside any scope there is a single one,
+ * which forgets each key once its batch has answered.
+ *
+ * It is a node of the cancellation tree, a child of the request's root, so that the request's
+ * cancellation reaches the batches in flight, with one node per loader and request rather than one
+ * per batch.
+ */
+export class RequestCache<K, V> extends Node {
+  readonly config: LoaderConfig<K, V>
+  /** The request's outermost scope; undefined outside any scope. */
+  readonly request: Node | undefined
+  readonly counters: Counters
+  readonly #entries = new Map<unknown, Entry<K, V>>()
+  /** The batch new keys go to. */
+  #open: Batch<K, V> | undefined
+  /** Batches to send at the end of this turn; `#spare` is the list being sent (two, to reuse them). */
+  #due: Batch<K, V>[] = []
+  #spare: Batch<K, V>[] = []
+  #flushing = false
+  /** Batches in flight, newest first. */
+  #flying: Batch<K, V> | undefined
+  /** Makes `#flush` run at the end of the current turn; see `#arm`. */
+  #wake: () => void
+
+  constructor(config: LoaderConfig<K, V>, root: Node | undefined, counters: Counters) {
+    super(config.name, root?.deadline, undefined)
+    this.config = config
+    this.request = root
+    this.counters = counters
+    if (root === undefined) {
+      this.#wake = () => resolved.then(this.#tick)
+    } else {
+      this.#wake = noop
+      // Batches run in their request's context, not in that of whichever load came first (whose
+      // cancellation must not reach the others). Entering a context costs a new frame; arming the
+      // flush from inside the request's context once lets every later flush start in it for free.
+      ambient.run(root, () => this.#arm())
+      root.adopt(this)
+      if (root.aborted) this.abort(root.reason)
+    }
+  }
+
+  // Never the ambient node: these name the request's root.
+  get scope(): Node {
+    return this.request ?? this
+  }
+
+  get root(): Node {
+    return this.request ?? this
+  }
+
+  /**
+   * Loads `key` for a caller cancelled with `owner` (the ambient node) or with `signal` (an explicit
+   * one), or for a caller that cannot be cancelled (neither).
+   */
+  load(key: K, owner: Node | undefined, signal: AbortSignal | undefined): Promise<V> {
+    if (owner === undefined ? signal?.aborted : owner.aborted)
+      return cancelledLoad(this.config.name, owner, signal)
+    // The request's cancellation reaches its batches directly: a load made in the request's own
+    // scope (rather than in a task or a nested scope) needs no waiter of its own.
+    const caller = owner === this.request ? undefined : owner
+    this.counters.load()
+    const { cacheKey: toCacheKey } = this.config
+    const cacheKey = toCacheKey === undefined ? key : toCacheKey(key)
+    let entry = this.#entries.get(cacheKey)
+    if (entry === undefined) {
+      entry = new Entry<K, V>(this.config.name, key, cacheKey)
+      this.#entries.set(cacheKey, entry)
+      const batch = this.#batch()
+      batch.add(entry)
+      entry.loads = 1
+      const promise = entry.join(caller, signal)
+      if (this.config.waitMs > 0 && batch.full) batch.endWindow()
+      return promise
+    }
+    if (entry.pending) {
+      entry.loads += 1
+      return entry.join(caller, signal)
+    }
+    // A hit settles together with this turn's batch, so that loads depending on it issue theirs in
+    // lock-step with the other loads of the turn (DataLoader's documented behaviour).
+    if (caller === undefined && signal === undefined) return entry.after(this.#batch().done())
+    const waiter = entry.later(caller, signal)
+    this.#batch().hit(waiter)
+    return waiter.promise
+  }
+
+  /** Caches `value` (an Error caches a failure) for `key`, unless the key is cached already. */
+  prime(key: K, value: V | Error): void {
+    if (this.request === undefined) return // nothing is cached outside a request
+    const { cacheKey: toCacheKey } = this.config
+    const cacheKey = toCacheKey === undefined ? key : toCacheKey(key)
+    if (this.#entries.has(cacheKey)) return
+    const entry = new Entry<K, V>(this.config.name, key, cacheKey)
+    if (value instanceof Error) entry.reject(value)
+    else entry.resolve(value)
+    this.#entries.set(cacheKey, entry)
+  }
+
+  /** Forgets `key`: the next load fetches it again. A fetch under way still answers its waiters. */
+  clear(key: K): void {
+    const { cacheKey: toCacheKey } = this.config
+    this.#entries.delete(toCacheKey === undefined ? key : toCacheKey(key))
+  }
+
+  clearAll(): void {
+    this.#entries.clear()
+  }
+
+  /** Drops `entry` if it is still the cached one for its key. */
+  forget(entry: Entry<K, V>): void {
+    if (this.#entries.get(entry.cacheKey) === entry) this.#entries.delete(entry.cacheKey)
+  }
+
+  /** `entry` has its value: outside a request, that is when it is forgotten. */
+  answered(entry: Entry<K, V>): void {
+    if (this.request === undefined) this.forget(entry)
+  }
+
+  /** `batch` is to be sent at the end of this turn. */
+  due(batch: Batch<K, V>): void {
+    this.#due.push(batch)
+    if (this.#due.length === 1 && !this.#flushing) this.#wake()
+  }
+
+  /** `batch` was sent: later loads go to a new one. */
+  sent(batch: Batch<K, V>): void {
+    if (this.#open === batch) this.#open = undefined
+  }
+
+  /** `batch` called its batch function: the request's cancellation must reach it until it lands. */
+  flying(batch: Batch<K, V>): void {
+    batch.nextSent = this.#flying
+    if (this.#flying !== undefined) this.#flying.previousSent = batch
+    this.#flying = batch
+  }
+
+  /** `batch` has its answer (or was cancelled). */
+  landed(batch: Batch<K, V>): void {
+    const { previousSent: previous, nextSent: next } = batch
+    if (previous === undefined) {
+      if (this.#flying === batch) this.#flying = next
+    } else previous.nextSent = next
+    if (next !== undefined) next.previousSent = previous
+    batch.previousSent = batch.nextSent = undefined
+  }
+
+  /** The request was cancelled: so is every batch in flight (those not yet sent are, when sent). */
+  protected onAbort(reason: unknown): void {
+    for (let batch = this.#flying; batch !== undefined; ) {
+      const next = batch.nextSent
+      batch.cancel(reason)
+      batch = next
+    }
+  }
+
+  #batch(): Batch<K, V> {
+    let batch = this.#open
+    if (batch === undefined) {
+      batch = new Batch(this)
+      this.#open = batch
+      const { waitMs } = this.config
+      if (waitMs > 0) batch.window(waitMs)
+      else this.due(batch)
+    }
+    return batch
+  }
+
+  /** Runs in a promise job, and queues the flush after every promise job of the turn (as DataLoader does). */
+  readonly #tick = (): void => {
+    process.nextTick(this.#flush)
+  }
+
+  readonly #flush = (): void => {
+    if (this.request !== undefined) this.#arm()
+    // Batches made due while these are sent (by a batch function that loads) wait for the next turn.
+    const sending = this.#due
+    this.#due = this.#spare
+    this.#spare = sending
+    this.#flushing = true
+    try {
+      for (const batch of sending) batch.send()
+    } finally {
+      this.#flushing = false
+      sending.length = 0
+    }
+    if (this.#due.length > 0) this.#wake()
+  }
+
+  /**
+   * Prepares the next wake-up: a promise whose reaction (the flush) was registered here, in the
+   * request's context, so the flush runs in that context whoever resolves it.
+   */
+  #arm(): void {
+    const gate = new Promise<void>((open) => {
+      this.#wake = open
+    })
+    gate.then(this.#tick)
+  }
+}
+
+const resolved = Promise.resolve()
+
+function noop(): void {}
+
+function cancelledLoad<V>(
+  name: string,
+  owner: Node | undefined,
+  signal: AbortSignal | undefined,
+): Promise<V> {
+  const reason = owner === undefined ? signal?.reason : owner.reason
+  const rejected = Promise.reject(new AbortError(`load of "${name}"`, reason))
+  rejected.catch(() => {})
+  return rejected
+}

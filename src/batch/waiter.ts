@@ -1,0 +1,255 @@
+import { AbortError } from '../core/errors.ts'
+import { Node } from '../core/node.ts'
+
+const PENDING = 0
+const FULFILLED = 1
+const REJECTED = 2
+type State = typeof PENDING | typeof FULFILLED | typeof REJECTED
+
+function ignore(): void {}
+
+/**
+ * An outcome several callers wait for: a key of a batch, one fetch of the shared cache. Each caller
+ * that can be cancelled waits through a {@link Waiter} of its own, so that cancelling it rejects
+ * that caller alone and never the outcome the others are waiting for; callers that cannot be
+ * cancelled on their own share one plain promise. The outcome learns when its first caller arrives
+ * (`onWanted`) and when the last one has given up (`onAbandoned`), so that it can stop the work
+ * nobody wants any more.
+ */
+export abstract class Shared<T> {
+  #state: State = PENDING
+  #value: unknown
+  /** The promise shared by the callers that cannot be cancelled (made for the first of them). */
+  #promise: Promise<T> | undefined
+  #resolve: ((value: T) => void) | undefined
+  #reject: ((error: unknown) => void) | undefined
+  /** Waiters not yet settled, oldest first: a linked list, so a key with one caller costs no array. */
+  #first: Waiter<T> | undefined
+  #last: Waiter<T> | undefined
+  /** Callers still interested: each waiter, plus one for the shared promise (which never gives up). */
+  #live = 0
+  #unwrap: (() => T) | undefined
+
+  get pending(): boolean {
+    return this.#state === PENDING
+  }
+
+  /** Whether anyone still waits for this pending outcome. */
+  get wanted(): boolean {
+    return this.#live > 0
+  }
+
+  /** What the AbortError of a cancelled caller says was cancelled, e.g. `load of "users"`. */
+  protected abstract describe(): string
+
+  /** The number of interested callers went from 0 to 1. */
+  protected abstract onWanted(): void
+
+  /** The last interested caller gave up, with `reason`. Called only while the outcome is pending. */
+  protected abstract onAbandoned(reason: unknown): void
+
+  /**
+   * Waits for the outcome on behalf of a caller cancelled with `owner` (a node of the cancellation
+   * tree) or with `signal`, or of one that cannot be cancelled (neither given). Two loads of the same
+   * key by the same caller share one promise, since they can only be cancelled together.
+   */
+  join(owner: Node | undefined, signal: AbortSignal | undefined): Promise<T> {
+    if (this.#state !== PENDING) return this.settledPromise()
+    if (owner === undefined && signal === undefined) return this.#shared()
+    const last = this.#last
+    if (last !== undefined && last.owner === owner && last.cancelSignal === signal) return last.promise
+    const waiter = new Waiter<T>(this, owner, signal)
+    if (last === undefined) this.#first = waiter
+    else last.next = waiter
+    this.#last = waiter
+    if (++this.#live === 1) this.onWanted()
+    waiter.listen()
+    return waiter.promise
+  }
+
+  /**
+   * A waiter for this outcome, already settled, that its caller receives only when `deliver()` is
+   * called: how a cache hit waits for the batch of its turn. It can be cancelled meanwhile.
+   */
+  later(owner: Node | undefined, signal: AbortSignal | undefined): Waiter<T> {
+    const waiter = new Waiter<T>(this, owner, signal)
+    waiter.listen()
+    return waiter
+  }
+
+  #shared(): Promise<T> {
+    if (this.#promise === undefined) {
+      this.#promise = new Promise<T>((resolve, reject) => {
+        this.#resolve = resolve
+        this.#reject = reject
+      })
+      if (++this.#live === 1) this.onWanted()
+    }
+    return this.#promise
+  }
+
+  /** For a settled outcome: a promise of it, settled once `gate` is (for callers that cannot be cancelled). */
+  after(gate: Promise<void>): Promise<T> {
+    this.#unwrap ??= () => {
+      if (this.#state === FULFILLED) return this.#value as T
+      throw this.#value
+    }
+    return gate.then(this.#unwrap)
+  }
+
+  /** A promise of the outcome once it has settled (a caller who cannot be cancelled any more). */
+  settledPromise(): Promise<T> {
+    if (this.#promise !== undefined) return this.#promise
+    if (this.#state === FULFILLED) return Promise.resolve(this.#value as T)
+    const rejected = Promise.reject(this.#value)
+    rejected.catch(ignore)
+    return rejected
+  }
+
+  resolve(value: T): void {
+    this.#settle(FULFILLED, value, false)
+  }
+
+  /** Fails every waiter; `quiet` marks a cancellation, which no caller is obliged to observe. */
+  reject(error: unknown, quiet = false): void {
+    this.#settle(REJECTED, error, quiet)
+  }
+
+  /** @internal A waiter was cancelled before the outcome settled. */
+  left(reason: unknown): void {
+    if (this.#state === PENDING && --this.#live === 0) this.onAbandoned(reason)
+  }
+
+  /** @internal Whether the settled outcome is a value (else an error). */
+  get fulfilled(): boolean {
+    return this.#state === FULFILLED
+  }
+
+  /** @internal The settled value or error. */
+  get outcome(): unknown {
+    return this.#value
+  }
+
+  /** @internal */
+  abortError(reason: unknown): AbortError {
+    return new AbortError(this.describe(), reason)
+  }
+
+  #settle(state: State, value: unknown, quiet: boolean): void {
+    if (this.#state !== PENDING) return
+    this.#state = state
+    this.#value = value
+    if (this.#promise !== undefined) {
+      if (state === FULFILLED) this.#resolve?.(value as T)
+      else {
+        if (quiet) this.#promise.catch(ignore)
+        this.#reject?.(value)
+      }
+      this.#resolve = this.#reject = undefined
+    }
+    let waiter = this.#first
+    this.#first = this.#last = undefined
+    while (waiter !== undefined) {
+      const next = waiter.next
+      waiter.next = undefined
+      waiter.settle(state === FULFILLED, value, quiet)
+      waiter = next
+    }
+  }
+}
+
+/**
+ * One caller waiting for a {@link Shared} outcome, as a leaf of the cancellation tree: adopted by the
+ * caller's task or scope, it is cancelled in the same walk that cancels them, with no AbortSignal
+ * and no listener (the costs a per-load listener would add to every load). Cancelled, it rejects
+ * its caller's promise with an AbortError and tells the outcome one caller fewer is waiting.
+ */
+export class Waiter<T> extends Node {
+  /** The caller's task or scope, whose cancellation cancels this waiter. */
+  readonly owner: Node | undefined
+  /** The caller's explicit signal, when it gave one instead. */
+  readonly cancelSignal: AbortSignal | undefined
+  readonly promise: Promise<T>
+  /** The next waiter of the same outcome. */
+  next: Waiter<T> | undefined
+  #target: Shared<T> | undefined
+  #resolve!: (value: T) => void
+  #reject!: (error: unknown) => void
+  #listener: (() => void) | undefined
+
+  constructor(target: Shared<T>, owner: Node | undefined, signal: AbortSignal | undefined) {
+    super('waiter', undefined, undefined)
+    this.owner = owner
+    this.cancelSignal = signal
+    this.#target = target
+    this.promise = new Promise<T>((resolve, reject) => {
+      this.#resolve = resolve
+      this.#reject = reject
+    })
+  }
+
+  /** @internal Starts listening for the caller's cancellation (which may have happened already). */
+  listen(): void {
+    const { owner, cancelSignal: signal } = this
+    if (owner !== undefined) {
+      owner.adopt(this)
+      if (owner.aborted) this.abort(owner.reason)
+    } else if (signal !== undefined) {
+      if (signal.aborted) this.abort(signal.reason)
+      else {
+        this.#listener = () => this.abort(signal.reason)
+        signal.addEventListener('abort', this.#listener, { once: true })
+      }
+    }
+  }
+
+  /** @internal Hands a deferred waiter ({@link Shared.later}) the outcome it waited for. */
+  deliver(): void {
+    const target = this.#target
+    if (target !== undefined) this.settle(target.fulfilled, target.outcome, false)
+  }
+
+  // A waiter is never the ambient node, so nothing reads these; they name its owner's.
+  get scope(): Node {
+    return this.owner?.scope ?? this
+  }
+
+  get root(): Node {
+    return this.owner?.root ?? this
+  }
+
+  /** @internal Settles the caller's promise, unless it was cancelled already. */
+  settle(ok: boolean, value: unknown, quiet: boolean): void {
+    if (this.#target === undefined) return
+    this.#target = undefined
+    this.#detach()
+    if (ok) this.#resolve(value as T)
+    else {
+      if (quiet) this.promise.catch(ignore)
+      this.#reject(value)
+    }
+  }
+
+  protected onAbort(reason: unknown): void {
+    const target = this.#target
+    if (target === undefined) return
+    this.#target = undefined
+    this.#detach()
+    // A cancelled caller may well have stopped listening: its rejection must not count as unhandled.
+    this.promise.catch(ignore)
+    this.#reject(target.abortError(reason))
+    target.left(reason)
+  }
+
+  #detach(): void {
+    const { owner } = this
+    if (owner !== undefined) {
+      // Never release from a node being cancelled: its walk over its children would stop here.
+      if (!owner.aborted) owner.release(this)
+      // A task that returned before its load settled has handed its children on to its scope.
+      const heir = owner.scope
+      if (heir !== owner && !heir.aborted) heir.release(this)
+    }
+    if (this.#listener !== undefined) this.cancelSignal?.removeEventListener('abort', this.#listener)
+  }
+}

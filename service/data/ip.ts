@@ -26,14 +26,8 @@ const dottedQuad = /^(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1
  * the IP database stores. Throws {@link InvalidIpAddress} for anything else.
  */
 export function parseIPv4(text: unknown): number {
-  const match = typeof text === 'string' ? dottedQuad.exec(text) : null
-  if (match === null) throw new InvalidIpAddress(text, 'an IPv4 address')
-  let value = 0
-  for (let i = 1; i <= 4; i++) {
-    const octet = Number(match[i])
-    if (octet > 255) throw new InvalidIpAddress(text, 'an IPv4 address')
-    value = value * 256 + octet
-  }
+  const value = ipv4Value(text)
+  if (value === undefined) throw new InvalidIpAddress(text, 'an IPv4 address')
   return value
 }
 
@@ -59,8 +53,8 @@ export interface IpAddress {
  * place. Throws {@link InvalidIpAddress} for anything that is not an address.
  */
 export function parseIp(text: unknown): IpAddress {
-  if (typeof text === 'string' && dottedQuad.test(text))
-    return { version: 4, address: formatIPv4(parseIPv4(text)) }
+  const ipv4 = ipv4Value(text)
+  if (ipv4 !== undefined) return { version: 4, address: formatIPv4(ipv4) }
   if (typeof text !== 'string' || !isIPv6(text) || text.includes('%')) {
     throw new InvalidIpAddress(text, 'an IP address')
   }
@@ -75,4 +69,16 @@ export function parseIp(text: unknown): IpAddress {
     }
   }
   return { version: 6, address: canonical }
+}
+
+function ipv4Value(text: unknown): number | undefined {
+  const match = typeof text === 'string' ? dottedQuad.exec(text) : null
+  if (match === null) return undefined
+  let value = 0
+  for (let i = 1; i <= 4; i++) {
+    const octet = Number(match[i])
+    if (octet > 255) return undefined
+    value = value * 256 + octet
+  }
+  return value
 }

@@ -1,0 +1,29 @@
+/**
+ * Runs the geocoder service: `npm run geocoder`. Listens on GEOCODER_HOST:GEOCODER_PORT (default
+ * 127.0.0.1:3001; port 0 picks a free one) and prints its URL on stdout.
+ */
+import { geocoderServer } from './server.ts'
+
+const host = process.env.GEOCODER_HOST ?? '127.0.0.1'
+const portText = process.env.GEOCODER_PORT ?? '3001'
+const port = Number(portText)
+if (!/^\d{1,5}$/.test(portText) || port > 65535) {
+  console.error(`GEOCODER_PORT must be a port number from 0 to 65535, got ${JSON.stringify(portText)}`)
+  process.exit(2)
+}
+
+const app = await geocoderServer()
+const url = await app.listen({ host, port })
+console.log(`geocoder listening on ${url}`)
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    app.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error(error)
+        process.exit(1)
+      },
+    )
+  })
+}

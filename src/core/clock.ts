@@ -22,11 +22,34 @@ export interface Clock {
   clearTimeout(handle: TimerHandle): void
 }
 
+/** Node fires a timer longer than this after 1 ms; longer delays are reached in steps. */
+const LONGEST_TIMER = 2 ** 31 - 1
+
+/** A long timer: re-armed in steps of at most LONGEST_TIMER until its due time. */
+interface SteppedTimer {
+  current: NodeJS.Timeout
+}
+
 /** The real clock: wall time with sub-millisecond precision, Node's timers. */
 export const systemClock: Clock = {
   now: () => performance.timeOrigin + performance.now(),
-  setTimeout: (callback, ms) => setTimeout(callback, ms) as unknown as TimerHandle,
-  clearTimeout: (handle) => clearTimeout(handle as unknown as NodeJS.Timeout),
+  setTimeout(callback, ms) {
+    if (!(ms > LONGEST_TIMER)) return setTimeout(callback, ms) as unknown as TimerHandle
+    const due = performance.now() + ms
+    const stepped: SteppedTimer = { current: setTimeout(step, LONGEST_TIMER) }
+    function step(): void {
+      const left = due - performance.now()
+      stepped.current =
+        left > 0
+          ? setTimeout(left > LONGEST_TIMER ? step : callback, Math.min(left, LONGEST_TIMER))
+          : setTimeout(callback, 0)
+    }
+    return stepped as unknown as TimerHandle
+  },
+  clearTimeout(handle) {
+    const timer = handle as unknown as NodeJS.Timeout | SteppedTimer
+    clearTimeout('current' in timer ? timer.current : timer)
+  },
 }
 
 let activeClock: Clock = systemClock

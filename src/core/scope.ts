@@ -1,6 +1,6 @@
 import type { Span, TraceListener } from '../trace/span.ts'
 import { type RemoteParent, startTrace } from '../trace/tracing.ts'
-import { clock, type TimerHandle } from './clock.ts'
+import { type Clock, clock, type TimerHandle } from './clock.ts'
 import { AbortError, DeadlineExceeded, ScopeClosedError } from './errors.ts'
 import { ambient, isCancellation, Node } from './node.ts'
 import { Task, type TaskFn } from './task.ts'
@@ -76,9 +76,14 @@ export function scope<T>(
       `scope(): options.deadlineAt must be a number of epoch milliseconds, got ${String(deadlineAt)}`,
     )
   }
+  if (trace !== undefined && typeof trace !== 'boolean' && typeof trace !== 'function') {
+    throw new TypeError(`scope(): options.trace must be a boolean or a function, got ${describe(trace)}`)
+  }
   if (traceParent !== undefined) checkRemoteParent(traceParent)
   const parent = ambient.getStore()
-  const own = deadlineAt ?? (deadline === undefined ? undefined : clock().now() + deadline)
+  // deadlineAt: Infinity is a deadline that never comes: the same as none.
+  const at = deadlineAt === Infinity ? undefined : deadlineAt
+  const own = at ?? (deadline === undefined ? undefined : clock().now() + deadline)
   return new Scope(name, parent, own, deadline, spanFor(name, parent, trace, traceParent)).run(fn, signal)
 }
 
@@ -89,10 +94,15 @@ export function scope<T>(
 export class Scope extends Node {
   readonly #parent: Node | undefined
   readonly #root: Scope
+  /** The open scope this one was nested in: it counts this scope as running work until it settles. */
+  #owner: Scope | undefined
   /** The deadline this scope set itself, when it is earlier than the inherited one. */
   readonly #ownDeadline: number | undefined
   readonly #budget: number | undefined
-  /** Running functions: the scope's own callback plus every spawned task not yet returned. */
+  /**
+   * Running work: the scope's own callback, every spawned task whose function has not returned, and
+   * every scope nested in it that has not settled.
+   */
   #pending = 1
   #open = true
   #failed = false
@@ -100,6 +110,8 @@ export class Scope extends Node {
   #value: unknown
   #spawned = 0
   #timer: TimerHandle | undefined
+  /** The clock that set `#timer`: the one that must clear it, even if another was installed since. */
+  #timerClock: Clock | undefined
   #foreign: AbortSignal | undefined
   #onForeignAbort: (() => void) | undefined
   #settle: (failed: boolean, outcome: unknown) => void = () => {}
@@ -152,6 +164,11 @@ export class Scope extends Node {
   spawn<T>(name: string, fn: TaskFn<T>): Task<T>
   spawn<T>(nameOrFn: string | TaskFn<T>, maybeFn?: TaskFn<T>): Task<T> {
     const fn = typeof nameOrFn === 'function' ? nameOrFn : maybeFn
+    if (typeof nameOrFn !== 'function') {
+      // spawn(x) with one argument meant x as the function; with two, x is the name.
+      if (maybeFn === undefined && typeof nameOrFn !== 'string') checkFunction('spawn()', 'fn', nameOrFn)
+      checkString('spawn()', 'name', nameOrFn)
+    }
     checkFunction('spawn()', 'fn', fn)
     this.#spawned += 1
     const name = typeof nameOrFn === 'string' ? nameOrFn : fn.name || `task ${this.#spawned}`
@@ -159,9 +176,13 @@ export class Scope extends Node {
     const task = new Task<T>(this, name)
     this.#pending += 1
     this.adopt(task)
-    if (this.aborted) task.abort(this.reason)
-    if (task.aborted) this.taskFinished(task, false, undefined)
-    else task.start(fn)
+    if (this.aborted) {
+      task.abort(this.reason) // a cancelled scope starts nothing: the function is never called
+      task.span?.finish('cancelled', this.reason)
+      this.taskFinished(task, false, undefined)
+    } else {
+      task.start(fn)
+    }
     return task
   }
 
@@ -170,6 +191,11 @@ export class Scope extends Node {
     const { promise, resolve, reject } = Promise.withResolvers<T>()
     this.#settle = (failed, outcome) => (failed ? reject(outcome) : resolve(outcome as T))
     this.#parent?.adopt(this)
+    const owner = this.#parent?.scope as Scope | undefined
+    if (owner?.settled === false) {
+      owner.#pending += 1
+      this.#owner = owner
+    }
     if (this.#parent?.aborted) this.abort(this.#parent.reason)
     else if (foreign?.aborted) this.abort(foreign.reason)
     else if (this.#ownDeadline !== undefined && this.#ownDeadline <= clock().now()) this.#expire()
@@ -183,7 +209,11 @@ export class Scope extends Node {
       foreign.addEventListener('abort', this.#onForeignAbort, { once: true })
     }
     if (this.#ownDeadline !== undefined) {
-      this.#timer = clock().setTimeout(() => this.#expire(), this.#ownDeadline - clock().now())
+      this.#timerClock = clock()
+      this.#timer = this.#timerClock.setTimeout(
+        () => this.#expire(),
+        this.#ownDeadline - this.#timerClock.now(),
+      )
     }
     let result: T | PromiseLike<T>
     try {
@@ -193,7 +223,7 @@ export class Scope extends Node {
       return promise
     }
     if (typeof (result as PromiseLike<T> | null)?.then === 'function') {
-      ;(result as PromiseLike<T>).then(
+      Promise.resolve(result).then(
         (value) => {
           this.#value = value
           this.#finished()
@@ -245,20 +275,31 @@ export class Scope extends Node {
     this.#pending -= 1
     if (this.#pending > 0) return
     this.#open = false
-    if (this.#timer !== undefined) clock().clearTimeout(this.#timer)
+    if (this.#timer !== undefined) this.#timerClock?.clearTimeout(this.#timer)
     if (this.#onForeignAbort !== undefined) this.#foreign?.removeEventListener('abort', this.#onForeignAbort)
     this.#parent?.release(this)
-    if (
-      this.#failed &&
-      this.suppressed.length > 0 &&
-      typeof this.#error === 'object' &&
-      this.#error !== null
-    ) {
-      Object.defineProperty(this.#error, 'suppressed', { value: this.suppressed, configurable: true })
-    }
+    if (this.#failed && this.suppressed.length > 0) attachSuppressed(this.#error, this.suppressed)
     if (!this.#failed) this.span?.finish('ok')
     else this.span?.finish(this.#error instanceof AbortError ? 'cancelled' : 'error', this.#error)
     this.#settle(this.#failed, this.#failed ? this.#error : this.#value)
+    if (this.#owner !== undefined) this.#owner.#finished()
+  }
+}
+
+/**
+ * Makes `suppressed` reachable as `error.suppressed`, after any errors already there: the same error
+ * can fail several nested scopes, each with later errors of its own.
+ */
+function attachSuppressed(error: unknown, suppressed: readonly unknown[]): void {
+  if (typeof error !== 'object' || error === null) return
+  const earlier = (error as { suppressed?: unknown }).suppressed
+  const all = Array.isArray(earlier)
+    ? [...earlier, ...suppressed.filter((e) => !earlier.includes(e))]
+    : suppressed
+  try {
+    Object.defineProperty(error, 'suppressed', { value: all, configurable: true })
+  } catch {
+    // A frozen error keeps its shape; the errors stay reachable on the scope's `suppressed`.
   }
 }
 

@@ -40,7 +40,9 @@ export class Task<T = unknown> extends Node implements PromiseLike<T>, TaskConte
   readonly #scope: Scope
   #state: TaskState = 'running'
   #outcome: unknown
-  #waiter: PromiseWithResolvers<T> | undefined
+  // Typed `unknown` so that a Task<T> is assignable to Task<unknown> (the field's resolve would
+  // otherwise make Task invariant in T).
+  #waiter: PromiseWithResolvers<unknown> | undefined
 
   /** @internal Created by `Scope.spawn`. */
   constructor(scope: Scope, name: string) {
@@ -73,13 +75,15 @@ export class Task<T = unknown> extends Node implements PromiseLike<T>, TaskConte
   start(fn: TaskFn<T>): void {
     let result: T | PromiseLike<T>
     try {
-      result = ambient.run(this, fn, this)
+      result = ambient.run(this, fn, contextOf(this))
     } catch (error) {
       this.#finish(false, error)
       return
     }
     if (isPromiseLike(result)) {
-      result.then(
+      // Promise.resolve adopts a foreign thenable safely (one outcome, a throwing then() becomes a
+      // rejection) and returns a native promise as it is, at no extra tick.
+      Promise.resolve(result).then(
         (value) => this.#finish(true, value),
         (error: unknown) => this.#finish(false, error),
       )
@@ -94,11 +98,12 @@ export class Task<T = unknown> extends Node implements PromiseLike<T>, TaskConte
     if (this.#state === 'running') {
       this.#state = ok ? 'fulfilled' : 'rejected'
       this.#outcome = outcome
-      if (ok) this.#waiter?.resolve(outcome as T)
+      if (ok) this.#waiter?.resolve(outcome)
       else this.#waiter?.reject(outcome)
     }
     const state = this.#state as Exclude<TaskState, 'running'>
     this.span?.finish(spanStatus[state], state === 'cancelled' ? this.#outcome : ok ? undefined : outcome)
+    this.bequeath(this.#scope)
     this.#scope.taskFinished(this, failed, outcome)
   }
 
@@ -134,8 +139,8 @@ export class Task<T = unknown> extends Node implements PromiseLike<T>, TaskConte
   #promise(): Promise<T> {
     switch (this.#state) {
       case 'running':
-        this.#waiter ??= Promise.withResolvers<T>()
-        return this.#waiter.promise
+        this.#waiter ??= Promise.withResolvers<unknown>()
+        return this.#waiter.promise as Promise<T>
       case 'fulfilled':
         return Promise.resolve(this.#outcome as T)
       default:
@@ -145,6 +150,20 @@ export class Task<T = unknown> extends Node implements PromiseLike<T>, TaskConte
 }
 
 const spanStatus = { fulfilled: 'ok', rejected: 'error', cancelled: 'cancelled' } as const
+
+/**
+ * The `{ signal, deadline }` a task's function receives: a plain object, so that spreading it keeps
+ * the signal (`{ ...context, retries: 3 }`), and not the task itself, which is awaitable. The signal
+ * stays lazy: reading it is what creates it.
+ */
+function contextOf(task: Task<unknown>): TaskContext {
+  return {
+    get signal() {
+      return task.signal
+    },
+    deadline: task.deadline,
+  }
+}
 
 function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
   return typeof (value as PromiseLike<T> | null)?.then === 'function'

@@ -1,10 +1,13 @@
 import type { Clock, TimerHandle } from '../core/clock.ts'
 import { useClock } from '../core/clock.ts'
+import { ambient, type Node } from '../core/node.ts'
 import { checkDuration } from '../core/validate.ts'
 
 interface Timer {
   id: number
   at: number
+  /** The ambient node when the timer was set: the callback runs in it. */
+  node: Node | undefined
   callback: () => void
 }
 
@@ -46,7 +49,11 @@ export class VirtualClock implements Clock {
 
   setTimeout(callback: () => void, ms: number): TimerHandle {
     const id = this.#nextId++
-    this.#timers.set(id, { id, at: this.#now + Math.max(0, ms), callback })
+    // Like Node's timers, the callback runs in weft's ambient context of the moment the timer was set
+    // (scope, signal, span), and a delay that is not a positive number means "as soon as possible".
+    // (AsyncLocalStorage.snapshot() would restore every store, but costs an AsyncResource per timer.)
+    const node = ambient.getStore()
+    this.#timers.set(id, { id, at: this.#now + (Number.isNaN(ms) || ms < 0 ? 0 : ms), node, callback })
     return id as unknown as TimerHandle
   }
 
@@ -111,7 +118,8 @@ export class VirtualClock implements Clock {
   #fire(timer: Timer): void {
     this.#timers.delete(timer.id)
     if (timer.at > this.#now) this.#now = timer.at
-    timer.callback()
+    if (timer.node === undefined) ambient.exit(timer.callback)
+    else ambient.run(timer.node, timer.callback)
   }
 
   #nextDue(): Timer | undefined {

@@ -206,3 +206,15 @@ describe('a deadline timer', () => {
     }),
   )
 })
+
+describe('a deadline timer on the system clock', () => {
+  test('does not fire at once for a deadline longer than 2^31 - 1 ms (about 24.8 days)', async () => {
+    // Node's setTimeout fires after 1 ms any delay that does not fit in a signed 32-bit integer.
+    const thirtyDays = 30 * 24 * 3600 * 1000
+    assert.equal(await scope({ deadline: thirtyDays }, () => sleep(5).then(() => 'finished')), 'finished')
+    assert.equal(
+      await scope({ deadlineAt: Date.now() + thirtyDays }, () => sleep(5).then(() => 'finished')),
+      'finished',
+    )
+  })
+})

@@ -101,7 +101,7 @@ describe('spawn() refuses bad input with a TypeError naming the argument', () =>
         () => untypedSpawn(s, 'named but no function'),
         /^spawn\(\): fn must be a function, got undefined$/,
       )
-      refuses(() => untypedSpawn(s, 42), /^spawn\(\): fn must be a function, got undefined$/)
+      refuses(() => untypedSpawn(s, 42), /^spawn\(\): fn must be a function, got 42$/)
       refuses(
         () => untypedSpawn(s, 'name', 'not a function'),
         /^spawn\(\): fn must be a function, got "not a function"$/,
@@ -146,5 +146,20 @@ describe('VirtualClock.advance() refuses bad input with a TypeError naming the a
     await assert.rejects(virtual.advance(-1), /^TypeError: VirtualClock.advance\(\): ms must be .*got -1$/)
     await assert.rejects(virtual.advance(Number.NaN), TypeError)
     assert.equal(virtual.now(), 0)
+  })
+})
+
+describe('spawn() and scope() refuse a bad name or trace option', () => {
+  test('spawn() refuses a name that is not a string', async () => {
+    const untypedSpawn = (s: Scope, ...args: unknown[]): unknown =>
+      (s.spawn as (...args: unknown[]) => unknown).apply(s, args)
+    await scope((s) => {
+      refuses(() => untypedSpawn(s, 42, () => {}), /^spawn\(\): name must be a string, got 42$/)
+      refuses(() => untypedSpawn(s, null, () => {}), /^spawn\(\): name must be a string, got null$/)
+    })
+  })
+
+  test('scope() refuses a trace option that is neither a boolean nor a function', () => {
+    refuses(() => untypedScope({ trace: 'yes' }, () => {}), /^scope\(\): options.trace must be/)
   })
 })

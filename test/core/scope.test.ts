@@ -640,3 +640,137 @@ describe('tracing: a traced scope records a span for itself and for every task a
     })
   })
 })
+
+describe('a scope settles only after the work nested in it has settled', () => {
+  test(
+    'waits for the cleanup of nested scopes its callback started but did not wait for',
+    inVirtualTime(async (clock) => {
+      const events: string[] = []
+      await rejection(
+        clock.run(
+          scope(async () => {
+            // Promise.all gives up at the first rejection: the other nested scope is cancelled, still cleaning up.
+            await Promise.all([
+              scope((s) => {
+                s.spawn('cleans up slowly', async () => {
+                  try {
+                    await sleep(60_000)
+                  } finally {
+                    await sleepThroughCancellation(50)
+                    events.push('cleanup of the nested scope done')
+                  }
+                })
+              }),
+              scope(async () => {
+                await sleep(10)
+                throw new Error('sibling scope failed')
+              }),
+            ])
+          }).finally(() => events.push('outer scope settled')),
+        ),
+      )
+      await clock.runAll()
+      assert.deepEqual(events, ['cleanup of the nested scope done', 'outer scope settled'])
+    }),
+  )
+
+  test(
+    'waits for a nested scope opened by a task that did not wait for it',
+    inVirtualTime(async (clock) => {
+      const events: string[] = []
+      await clock.run(
+        scope((s) => {
+          s.spawn('fire and forget', () => {
+            void scope(async () => {
+              await sleep(20)
+              events.push('nested scope done')
+            })
+          })
+        }).finally(() => events.push('outer scope settled')),
+      )
+      await clock.runAll()
+      assert.deepEqual(events, ['nested scope done', 'outer scope settled'])
+    }),
+  )
+})
+
+describe('tracing', () => {
+  test(
+    'closes the span of a task spawned into a cancelled scope as cancelled',
+    inVirtualTime(async (clock) => {
+      let finished: Trace | undefined
+      await rejection(
+        clock.run(
+          scope({ trace: (trace) => (finished = trace) }, (s) => {
+            s.spawn('fails', () => {
+              throw new Error('failed')
+            })
+            s.spawn('spawned after the failure', () => 'never called')
+          }),
+        ),
+      )
+      const late = finished?.spans.find((span) => span.name === 'spawned after the failure')
+      assert.equal(late?.status, 'cancelled')
+      assert.notEqual(late?.end, undefined)
+    }),
+  )
+})
+
+describe('a scope settles whatever its first error is', () => {
+  test(
+    'settles when its first error is frozen and errors follow it',
+    inVirtualTime(async (clock) => {
+      const first = Object.freeze(new Error('frozen'))
+      const outcome = await clock.run(
+        scope((s) => {
+          s.spawn('fails later', async () => {
+            await sleepThroughCancellation(10)
+            throw new Error('later')
+          })
+          throw first
+        }).catch((error: unknown) => error),
+      )
+      assert.equal(outcome, first)
+    }),
+  )
+})
+
+describe('suppressed errors stay reachable', () => {
+  test(
+    'keeps on error.suppressed the later errors of every scope the first error passed through',
+    inVirtualTime(async (clock) => {
+      const first = new Error('first')
+      const innerLater = new Error('cleanup in the inner scope failed')
+      const outerLater = new Error('cleanup in the outer scope failed')
+      const failsInCleanup = (error: Error) => async () => {
+        try {
+          await sleep(60_000)
+        } finally {
+          await sleepThroughCancellation(5)
+          // biome-ignore lint/correctness/noUnsafeFinally: this models cleanup code that fails.
+          throw error
+        }
+      }
+      const error = await rejection(
+        clock.run(
+          scope((outer) => {
+            outer.spawn('fails in cleanup', failsInCleanup(outerLater))
+            outer.spawn('opens a scope', () =>
+              scope((inner) => {
+                inner.spawn('fails in cleanup', failsInCleanup(innerLater))
+                inner.spawn('fails', async () => {
+                  await sleep(10)
+                  throw first
+                })
+              }),
+            )
+          }),
+        ),
+      )
+      assert.equal(error, first)
+      const suppressed = (error as { suppressed?: unknown[] }).suppressed ?? []
+      assert.ok(suppressed.includes(innerLater), "the inner scope's later error was lost")
+      assert.ok(suppressed.includes(outerLater), "the outer scope's later error was lost")
+    }),
+  )
+})

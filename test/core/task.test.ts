@@ -8,6 +8,7 @@ import {
   scope,
   sleep,
   type Task,
+  type TaskContext,
   type TaskState,
 } from 'weft'
 import type { VirtualClock } from 'weft/testing'
@@ -344,4 +345,73 @@ describe('a task spawned into a cancelled scope', () => {
       assert.equal(error.reason, failure)
     }),
   )
+})
+
+describe('a task', () => {
+  test('calls its function with a plain { signal, deadline }: it spreads, and is not awaitable', async () => {
+    await scope({ deadline: 60_000 }, async (s) => {
+      let context: TaskContext | undefined
+      const task = s.spawn('reads its context', (received) => {
+        context = received
+      })
+      await task
+      const spread = { ...context }
+      // Helpers that take `{ ...context, retries: 3 }` must still receive the signal.
+      assert.equal(spread.signal, task.signal)
+      assert.equal(spread.deadline, s.deadline)
+      // A context that is a thenable turns `async (context) => context` into a task awaiting itself.
+      assert.equal(typeof (context as { then?: unknown }).then, 'undefined')
+    })
+  })
+
+  test(
+    'counts a function returning a thenable that calls back twice as one task',
+    inVirtualTime(async (clock) => {
+      const events: string[] = []
+      const twice = {
+        // biome-ignore lint/suspicious/noThenProperty: a non-conforming thenable is the point of the test.
+        then(resolve: (value: number) => void) {
+          resolve(1)
+          resolve(2)
+        },
+      }
+      await clock.run(
+        scope((s) => {
+          s.spawn('calls back twice', () => twice as PromiseLike<number>)
+          s.spawn('slow', async () => {
+            await sleep(10)
+            events.push('slow task done')
+          })
+        }).finally(() => events.push('scope settled')),
+      )
+      assert.deepEqual(events, ['slow task done', 'scope settled'])
+    }),
+  )
+
+  test(
+    'fails its scope when its function returns a thenable whose then() throws',
+    inVirtualTime(async (clock) => {
+      const broken = {
+        // biome-ignore lint/suspicious/noThenProperty: a non-conforming thenable is the point of the test.
+        then() {
+          throw new Error('then() threw')
+        },
+      }
+      await assert.rejects(
+        clock.run(scope((s) => void s.spawn('broken thenable', () => broken as PromiseLike<never>))),
+        /then\(\) threw/,
+      )
+    }),
+  )
+})
+
+// Type-level (fails `tsc --noEmit`, not the runner): Task<T> is invariant because of its private
+// `#waiter: PromiseWithResolvers<T>`, so a Task<number> is not a Task<unknown>.
+describe('Task typing', () => {
+  test('a task of any value is a Task: tasks of different types go in one list', async () => {
+    await scope(async (s) => {
+      const tasks: Task[] = [s.spawn(() => 1), s.spawn(() => 'one')]
+      assert.deepEqual(await Promise.all(tasks), [1, 'one'])
+    })
+  })
 })

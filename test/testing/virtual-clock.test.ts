@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { clock, sleep } from 'weft'
+import { clock, currentScope, scope, sleep, systemClock } from 'weft'
 import { VirtualClock, withVirtualClock } from 'weft/testing'
 import { rejection } from '../core/support.ts'
 
@@ -200,5 +200,38 @@ describe('withVirtualClock()', () => {
 
   test('starts the clock at the epoch ms it is given', async () => {
     await withVirtualClock((virtual) => assert.equal(virtual.now(), 42), 42)
+  })
+})
+
+describe('VirtualClock', () => {
+  test('a timer callback runs in the async context it was set in, as with the system clock', async () => {
+    // Code that reads the ambient scope in a timer callback must see under test what it sees in production.
+    const seenBySystemClock = await scope(
+      (s) => new Promise((resolve) => systemClock.setTimeout(() => resolve(currentScope() === s), 1)),
+    )
+    assert.equal(seenBySystemClock, true)
+    await withVirtualClock(async (virtual) => {
+      let seen: boolean | undefined
+      const work = scope(async (s) => {
+        await new Promise<void>((resolve) =>
+          clock().setTimeout(() => {
+            seen = currentScope() === s
+            resolve()
+          }, 1),
+        )
+      })
+      await virtual.run(work)
+      assert.equal(seen, true)
+    })
+  })
+
+  test('a timer given a NaN delay does not stop the other timers from firing', async () => {
+    // Node fires a NaN-delay timer after 1 ms; here it must at least not block the timers due after it.
+    const virtual = new VirtualClock(0)
+    const fired: string[] = []
+    virtual.setTimeout(() => fired.push('NaN delay'), Number.NaN)
+    virtual.setTimeout(() => fired.push('10 ms'), 10)
+    await virtual.advance(100)
+    assert.deepEqual(fired, ['NaN delay', '10 ms'])
   })
 })

@@ -1,4 +1,5 @@
 import { AbortError } from '../../core/errors.ts'
+import { watchAbort } from './abort-watch.ts'
 import { detached } from './detached.ts'
 
 /** Options of a {@link GroupCommit}. */
@@ -51,18 +52,16 @@ export class GroupCommit<T, R> {
     if (signal === undefined) {
       this.#pending.push({ item, signal, resolve, reject })
     } else {
-      const onAbort = (): void => reject(new AbortError(this.#options.operation, signal.reason))
-      signal.addEventListener('abort', onAbort, { once: true })
-      const done = (): void => signal.removeEventListener('abort', onAbort)
+      const unwatch = watchAbort(signal, () => reject(new AbortError(this.#options.operation, signal.reason)))
       this.#pending.push({
         item,
         signal,
         resolve: (result) => {
-          done()
+          unwatch()
           resolve(result)
         },
         reject: (error) => {
-          done()
+          unwatch()
           reject(error)
         },
       })

@@ -5,12 +5,14 @@
  *   {@link Database}: `query(text, params)`, `tx(fn)`, `stats()`, `close()`.
  * - The ambient deadline becomes the statement timeout; the ambient signal cancels statements on the
  *   server; transactions roll back when their scope is cancelled.
+ * - {@link keyLoader} and {@link rowsByKey} batch the key lookups of a turn into one `= ANY($1)` statement.
  * - {@link migrate} applies forward-only migrations.
  * - {@link SqlDriver} is the thin interface both drivers implement; bring your own through `createDatabase`.
  */
 export type { Database, DatabaseStats, PoolSettings, TransactionOptions } from './database.ts'
 export type { Deferred, DriverMetrics, SqlConnection, SqlDriver, SqlRequest, SqlResponse } from './driver.ts'
 export { QueryError, TransactionClosedError } from './errors.ts'
+export { keyLoader, rowsByKey, type SqlKey, type SqlLoaderOptions } from './loader.ts'
 export {
   type MigrateOptions,
   type MigrateResult,

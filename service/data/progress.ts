@@ -24,6 +24,8 @@ export interface ProgressBarOptions {
 interface Line {
   progress: LoadProgress
   started: number
+  /** When the load ended (loaded or reused), so its time stops counting. */
+  ended: number | undefined
 }
 
 const barWidth = 28
@@ -50,14 +52,15 @@ export function progressBar(options: ProgressBarOptions = {}): (progress: LoadPr
     const now = clock().now()
     const previous = lines.get(progress.dataset)
     const started = previous?.started ?? now
-    lines.set(progress.dataset, { progress, started })
+    const ended = progress.state === 'loading' ? undefined : (previous?.ended ?? now)
+    lines.set(progress.dataset, { progress, started, ended })
     const changed = previous?.progress.state !== progress.state
     if (stream.isTTY === true) {
       if (!changed && now - lastDraw < interval) return
       lastDraw = now
       // Move back up over the bars drawn last time and draw them all again, in place.
       let text = drawn > 0 ? `\x1b[${drawn}A` : ''
-      for (const line of lines.values()) text += `\r\x1b[2K${barLine(line, now, stream.columns)}\n`
+      for (const line of lines.values()) text += `\r\x1b[2K${barLine(line, now, stream.columns || 80)}\n`
       drawn = lines.size
       stream.write(text)
     } else if (changed) {
@@ -66,18 +69,16 @@ export function progressBar(options: ProgressBarOptions = {}): (progress: LoadPr
   }
 }
 
-function barLine({ progress, started }: Line, now: number, columns = 80): string {
+function barLine({ progress, started, ended }: Line, now: number, columns: number): string {
+  const elapsed = (ended ?? now) - started
   const name = progress.dataset.padEnd(12)
-  if (progress.state !== 'loading') return `${name} ${summary(progress, now - started)}`
+  if (progress.state !== 'loading') return `${name} ${summary(progress, elapsed)}`
   const fraction = progress.total ? Math.min(1, progress.rows / progress.total) : 0
   const filled = Math.round(fraction * barWidth)
   const bar = `[${'█'.repeat(filled)}${'░'.repeat(barWidth - filled)}]`
   const percent = `${Math.floor(fraction * 100)}%`.padStart(4)
   const count = `${progress.rows.toLocaleString('en')}${progress.total ? `/${progress.total.toLocaleString('en')}` : ''}`
-  return `${name} ${bar} ${percent} ${count} rows ${seconds(now - started)}`.slice(
-    0,
-    Math.max(20, columns - 1),
-  )
+  return `${name} ${bar} ${percent} ${count} rows ${seconds(elapsed)}`.slice(0, Math.max(20, columns - 1))
 }
 
 function plainLine(progress: LoadProgress, elapsed: number): string {

@@ -69,6 +69,27 @@ describe('progressBar on a terminal', () => {
       assert.equal(stream.writes.length, 3)
     }))
 
+  test('stops the clock of a finished load while the others go on', () =>
+    withVirtualClock(async (clock) => {
+      const stream = recorder(true)
+      const onProgress = progressBar({ stream })
+      onProgress(step('loading', 0, 'cities'))
+      onProgress(step('loading', 0, 'ip_networks'))
+      await clock.advance(1000)
+      onProgress(step('loaded', 1000, 'cities'))
+      await clock.advance(5000)
+      onProgress(step('loading', 500, 'ip_networks'))
+      assert.match(stream.writes.at(-1) ?? '', /cities {7}loaded 1,000 rows in 1\.0 s/)
+      assert.match(stream.writes.at(-1) ?? '', /500\/1,000 rows 6\.0 s/)
+    }))
+
+  test('draws full-width lines when the terminal does not report its width', () =>
+    withVirtualClock(async () => {
+      const stream = recorder(true, 0)
+      progressBar({ stream })(step('loading', 0))
+      assert.match(stream.writes[0] ?? '', /0\/1,000 rows 0\.0 s\n$/)
+    }))
+
   test('fits the line to the width of the terminal', () =>
     withVirtualClock(async () => {
       const stream = recorder(true, 40)

@@ -144,8 +144,10 @@ export class Database implements Queryable {
   /**
    * Runs `fn` in a transaction on one connection: COMMIT when it returns, ROLLBACK when it throws or
    * when its scope is cancelled before the commit (the caller then gets the `AbortError`). Issue and
-   * await every query of the transaction inside `fn`, on `tx`. The `BEGIN` travels with the first
-   * query, so a transaction adds one round trip (the COMMIT) to its queries.
+   * await every query of the transaction inside `fn`, on `tx`: a `db.query` there runs outside the
+   * transaction, on another connection, and on the embedded database (a single connection) it waits
+   * for the transaction to end. The `BEGIN` travels with the first query, so a transaction adds one
+   * round trip (the COMMIT) to its queries.
    *
    * @example
    * ```ts

@@ -9,7 +9,7 @@
  * - {@link migrate} applies forward-only migrations.
  * - {@link SqlDriver} is the thin interface both drivers implement; bring your own through `createDatabase`.
  */
-export type { Database, DatabaseStats, PoolSettings, TransactionOptions } from './database.ts'
+export { Database, type DatabaseStats, type PoolSettings, type TransactionOptions } from './database.ts'
 export type { Deferred, DriverMetrics, SqlConnection, SqlDriver, SqlRequest, SqlResponse } from './driver.ts'
 export { QueryError, TransactionClosedError } from './errors.ts'
 export { keyLoader, rowsByKey, type SqlKey, type SqlLoaderOptions } from './loader.ts'

@@ -134,6 +134,21 @@ describe('PostgreSQL', () => {
       assert.equal(single.stats().roundTrips - after.roundTrips, 1)
     })
 
+    test('a statement timeout set inside a transaction does not outlive it', async () => {
+      await using single = postgres(database.url, { max: 1 })
+      const timeout = "SELECT setting::int AS ms FROM pg_settings WHERE name = 'statement_timeout'"
+      await assert.rejects(
+        scope({ deadline: 2_000 }, () =>
+          single.tx(async (tx) => {
+            assert.ok(((await tx.query<{ ms: number }>(timeout)).rows[0]?.ms ?? 0) > 1_500)
+            throw new Error('roll back')
+          }),
+        ),
+        /roll back/,
+      )
+      assert.deepEqual((await single.query(timeout)).rows, [{ ms: 0 }])
+    })
+
     test('when the server stops a statement at the deadline first, the caller sees a DeadlineExceeded cancellation', async () => {
       // On a virtual clock the scope's own timer never fires: only the server's statement timeout can.
       await withVirtualClock(async () => {

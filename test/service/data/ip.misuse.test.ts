@@ -41,6 +41,13 @@ test('parseIPv4 refuses non-strings the same way', () => {
   }
 })
 
+test('parseIp calls what it refuses "not an IP address", a bad dotted quad included', () => {
+  assert.throws(() => parseIp('999.1.1.1'), {
+    name: 'InvalidIpAddress',
+    message: 'not an IP address: "999.1.1.1"',
+  })
+})
+
 test('parseIp refuses malformed addresses and zone indexes', () => {
   for (const input of [
     '',

@@ -66,7 +66,25 @@ function migrationContract(name: string, open: () => Promise<Database>): void {
   })
 }
 
-migrationContract('the embedded database', async () => embeddedDatabase())
+describe('migrate() on the embedded database', () => {
+  // Starting PGlite takes a second or more: the tests share one, each in a schema of its own (the
+  // embedded database has a single session, so search_path holds for everything that follows).
+  const shared = embeddedDatabase()
+  let schemas = 0
+  after(() => shared.close())
+  const open = async (): Promise<Database> => {
+    schemas += 1
+    await shared.query(`CREATE SCHEMA test_${schemas}; SET search_path TO test_${schemas}`)
+    // The tests close what open() returns: hand them a view of the shared database that stays open.
+    const view = {
+      query: shared.query.bind(shared),
+      tx: shared.tx.bind(shared),
+      [Symbol.asyncDispose]: async () => {},
+    }
+    return view as unknown as Database
+  }
+  migrationContract('PGlite', open)
+})
 
 describe('migrate() on PostgreSQL', () => {
   const databases: TestDatabase[] = []

@@ -61,8 +61,9 @@ describe('PostgreSQL', () => {
       await eventually(async () => (await running(text)) === 0, 1_000)
     })
 
-    test('a statement aborted the moment it was sent (before the server started it) is cancelled too', async () => {
+    test('a statement aborted right after it was sent is cancelled too, however soon the abort comes', async () => {
       const text = 'SELECT pg_sleep(9)'
+      await db.query('SELECT 1') // an idle connection: the statement is on the wire within this turn
       const before = db.stats().cancelRequests
       await assert.rejects(
         scope(async (s) => {

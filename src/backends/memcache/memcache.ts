@@ -108,7 +108,11 @@ export interface Memcache {
   serverFor(key: string): string
   /** The value stored under `key`, or undefined on a miss. */
   get(key: string, options?: CallOptions): Promise<Buffer | undefined>
-  /** The values of the keys found (missing keys are absent from the map); one batch per shard. */
+  /**
+   * The values of the keys found (missing keys are absent from the map), in one batch per shard.
+   * Rejects with the first error if a shard fails (call `get` per key for errors per key: the gets
+   * of one turn are batched just the same).
+   */
   getMulti(keys: Iterable<string>, options?: CallOptions): Promise<Map<string, Buffer>>
   /** The value with its flags and CAS token (for `cas`), or undefined on a miss. */
   gets(key: string, options?: CallOptions): Promise<MemcacheItem | undefined>

@@ -191,10 +191,9 @@ class PostgresQueue implements TaskQueue {
     return this.#store.counts()
   }
 
-  async deadLetters(name: string, options?: DeadLetterOptions): Promise<DeadLetter[]> {
+  deadLetters(name: string, options?: DeadLetterOptions): Promise<DeadLetter[]> {
     const limit = checkDeadLetters(name, options)
-    await this.#store.ready()
-    return this.#store.deadLetters(name, limit)
+    return this.#store.ready().then(() => this.#store.deadLetters(name, limit))
   }
 
   close(options?: CloseOptions): Promise<void> {

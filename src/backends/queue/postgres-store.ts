@@ -180,11 +180,12 @@ export class TaskStore {
        UPDATE ${this.#table} AS t
        SET state = 'active', attempt = t.attempt + 1, lease_until = ${epoch('$4')}, lease_token = $5
        FROM next WHERE t.id = next.id
-       RETURNING t.id, t.seq, t.payload, t.attempt, t.max_attempts, t.dedupe_key, t.traceparent`,
+       RETURNING t.id, t.seq, t.run_at, t.payload, t.attempt, t.max_attempts, t.dedupe_key, t.traceparent`,
       [name, now, limit, leaseUntil, token],
       { signal: neverAborted },
     )
-    rows.sort((a, b) => Number(a.seq) - Number(b.seq))
+    // RETURNING has no order of its own: deliver in the order the tasks were due and enqueued.
+    rows.sort((a, b) => a.run_at.getTime() - b.run_at.getTime() || Number(a.seq) - Number(b.seq))
     return rows.map((row) => ({
       id: row.id,
       token,
@@ -317,6 +318,7 @@ const neverAborted = new AbortController().signal
 interface ClaimedRow {
   id: string
   seq: string
+  run_at: Date
   payload: unknown
   attempt: number
   max_attempts: number

@@ -200,8 +200,12 @@ class RedisQueue implements TaskQueue {
     return stats
   }
 
-  async deadLetters(name: string, options?: DeadLetterOptions): Promise<DeadLetter[]> {
+  deadLetters(name: string, options?: DeadLetterOptions): Promise<DeadLetter[]> {
     const limit = checkDeadLetters(name, options)
+    return this.#deadLetters(name, limit)
+  }
+
+  async #deadLetters(name: string, limit: number): Promise<DeadLetter[]> {
     const queue = await this.#queue(name, 'deadLetters')
     const jobs = (await this.#call('deadLetters', () => queue.getFailed(0, limit - 1))) as Job[]
     return jobs.map((job) => {

@@ -2,3 +2,4 @@
 export { type FaultPlan, type Faulty, seededRandom, withFaults } from './faults.ts'
 export { VirtualClock, withVirtualClock } from './virtual-clock.ts'
 export { type RedisServer, type RedisServerOptions, startRedisServer } from './redis.ts'
+export { type MemcachedServers, type StartMemcachedOptions, startMemcached } from './memcached.ts'

@@ -1,8 +1,7 @@
-import { AbortError } from '../core/errors.ts'
 import { ambient, Node } from '../core/node.ts'
 import { Batch, type LoaderConfig } from './batch.ts'
 import type { Counters } from './stats.ts'
-import { Shared } from './waiter.ts'
+import { cancelled, Shared } from './waiter.ts'
 
 /** One key of a request cache: the value being fetched, or fetched already. */
 export class Entry<K, V> extends Shared<V> {
@@ -92,8 +91,9 @@ export class RequestCache<K, V> extends Node {
    * one), or for a caller that cannot be cancelled (neither).
    */
   load(key: K, owner: Node | undefined, signal: AbortSignal | undefined): Promise<V> {
-    if (owner === undefined ? signal?.aborted : owner.aborted)
-      return cancelledLoad(this.config.name, owner, signal)
+    if (owner === undefined ? signal?.aborted : owner.aborted) {
+      return cancelled(`load of "${this.config.name}"`, owner === undefined ? signal?.reason : owner.reason)
+    }
     // The request's cancellation reaches its batches directly: a load made in the request's own
     // scope (rather than in a task or a nested scope) needs no waiter of its own.
     const caller = owner === this.request ? undefined : owner
@@ -240,14 +240,3 @@ export class RequestCache<K, V> extends Node {
 const resolved = Promise.resolve()
 
 function noop(): void {}
-
-function cancelledLoad<V>(
-  name: string,
-  owner: Node | undefined,
-  signal: AbortSignal | undefined,
-): Promise<V> {
-  const reason = owner === undefined ? signal?.reason : owner.reason
-  const rejected = Promise.reject(new AbortError(`load of "${name}"`, reason))
-  rejected.catch(() => {})
-  return rejected
-}

@@ -9,6 +9,16 @@ type State = typeof PENDING | typeof FULFILLED | typeof REJECTED
 function ignore(): void {}
 
 /**
+ * The promise a call made by an already cancelled caller returns: rejected with an AbortError naming
+ * `what`, and not counted as unhandled (a cancelled caller may well have stopped listening).
+ */
+export function cancelled<T>(what: string, reason: unknown): Promise<T> {
+  const rejected = Promise.reject(new AbortError(what, reason))
+  rejected.catch(ignore)
+  return rejected
+}
+
+/**
  * An outcome several callers wait for: a key of a batch, one fetch of the shared cache. Each caller
  * that can be cancelled waits through a {@link Waiter} of its own, so that cancelling it rejects
  * that caller alone and never the outcome the others are waiting for; callers that cannot be

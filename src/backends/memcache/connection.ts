@@ -104,15 +104,13 @@ export class Connection {
   send(exchange: Exchange): void {
     const chunks = exchange.requests.flatMap(encodeRequest)
     chunks.push(noop)
-    let bytes = 0
-    for (const chunk of chunks) bytes += chunk.length
-    exchange.wrote(bytes)
+    // One buffer, one write: a batch of small commands leaves in one packet, and copying a few hundred
+    // bytes costs less than a writev of one small chunk per command.
+    const batch = Buffer.concat(chunks)
+    exchange.wrote(batch.length)
     this.#inflight.push({ exchange, sentAt: clock().now() })
-    // Corked, the chunks leave in one writev: one packet for a batch of small commands.
     if (this.#inflight.length === 1) this.#socket.ref()
-    this.#socket.cork()
-    for (const chunk of chunks) this.#socket.write(chunk)
-    this.#socket.uncork()
+    this.#socket.write(batch)
     if (this.#watchdog === undefined && this.#timeout !== Infinity) {
       this.#watchdog = clock().setTimeout(this.#checkSilence, this.#timeout)
     }

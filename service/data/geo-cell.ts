@@ -5,6 +5,8 @@
  * this one function, so the numbering cannot drift between what was stored and what is asked.
  */
 
+import { checkWholeNumber } from './checks.ts'
+
 const rows = 180
 const columns = 360
 
@@ -23,9 +25,7 @@ export function geoCell(lat: number, lon: number): number {
  * antimeridian; rows stop at the poles.
  */
 export function nearbyCells(lat: number, lon: number, rings = 1): number[] {
-  if (!Number.isInteger(rings) || rings < 0 || rings > 90) {
-    throw new TypeError(`nearbyCells: rings must be a whole number from 0 to 90, got ${String(rings)}`)
-  }
+  checkWholeNumber('nearbyCells', 'rings', rings, 0, 90)
   const centreRow = row(lat)
   const centreColumn = column(lon)
   const cells = new Set<number>()

@@ -10,6 +10,7 @@
  * start-up), not concurrently from several.
  */
 import { currentSignal, scope } from 'weft'
+import { checkFunction, checkOptions, checkWholeNumber } from './checks.ts'
 import { type City, citiesDataset } from './cities.ts'
 import { intColumn, textColumn } from './columns.ts'
 import type { Dataset, DatasetOptions } from './dataset.ts'
@@ -145,18 +146,12 @@ function* batches<R>(records: Iterable<R>, size: number): Generator<R[]> {
 
 function checkLoadOptions(options: LoadOptions): LoadOptions {
   const where = 'load'
-  if (options === null || typeof options !== 'object') {
-    throw new TypeError(`${where}: options must be an object, got ${String(options)}`)
-  }
+  checkOptions(where, options)
   const { onProgress, signal, batchSize } = options
-  if (onProgress !== undefined && typeof onProgress !== 'function') {
-    throw new TypeError(`${where}: onProgress must be a function, got ${typeof onProgress}`)
-  }
+  if (onProgress !== undefined) checkFunction(where, 'onProgress', onProgress)
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new TypeError(`${where}: signal must be an AbortSignal, got ${typeof signal}`)
   }
-  if (batchSize !== undefined && !(Number.isInteger(batchSize) && batchSize >= 1)) {
-    throw new TypeError(`${where}: batchSize must be a whole number of at least 1, got ${String(batchSize)}`)
-  }
+  if (batchSize !== undefined) checkWholeNumber(where, 'batchSize', batchSize, 1)
   return options
 }

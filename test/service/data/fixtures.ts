@@ -1,9 +1,7 @@
 // Small, real subsets of the bundled data sets, so most tests load in milliseconds. Computed on first
 // use: reading a whole data set costs a good part of a second.
-import { readFileSync } from 'node:fs'
 import { type City, citiesDataset } from '../../../service/data/cities.ts'
-import { packageFile } from '../../../service/data/dataset.ts'
-import { type IpNetworkRecord, parseNetworks } from '../../../service/data/ip-networks.ts'
+import { type IpNetworkRecord, ipNetworksDataset } from '../../../service/data/ip-networks.ts'
 
 let allCities: readonly City[] | undefined
 let networks: readonly IpNetworkRecord[] | undefined
@@ -29,9 +27,7 @@ export function someCities(): readonly City[] {
 
 /** The ranges up to 1.1.1.0/24 (Cloudflare), those around 8.8.8.8 (Google), and the one overlap of the data. */
 export function someNetworks(): readonly IpNetworkRecord[] {
-  networks ??= [
-    ...parseNetworks(readFileSync(packageFile('@ip-location-db/asn/asn-ipv4-num.csv'), 'utf8')),
-  ].filter(
+  networks ??= [...ipNetworksDataset().open().records].filter(
     (network) =>
       network.start <= 16843264 ||
       (network.start >= 134744064 && network.start < 134744576) ||

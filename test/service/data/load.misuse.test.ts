@@ -3,14 +3,8 @@ import { after, before, describe, test } from 'node:test'
 import type { City } from '../../../service/data/cities.ts'
 import { loadCities, loadDatasets, loadIpNetworks } from '../../../service/data/load.ts'
 import { migrate } from '../../../service/data/migrate.ts'
-import type { SqlExecutor } from '../../../service/data/sql-executor.ts'
-import { pglite, type TestDatabase } from './databases.ts'
+import { pglite, type TestDatabase, untouchable } from './databases.ts'
 import { city } from './fixtures.ts'
-
-/** A database that must not be reached: the call is refused before any statement. */
-const untouchable: SqlExecutor = {
-  query: () => assert.fail('the database was queried'),
-}
 
 describe('options are checked before the database is touched', () => {
   const cases: [string, unknown, RegExp][] = [

@@ -2,12 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { migrate } from '../../../service/data/migrate.ts'
 import type { Migration } from '../../../service/data/schema.ts'
-import type { SqlExecutor } from '../../../service/data/sql-executor.ts'
-
-/** A database that must not be reached: a bad list is refused before any statement. */
-const untouchable: SqlExecutor = {
-  query: () => assert.fail('the database was queried'),
-}
+import { untouchable } from './databases.ts'
 
 const ok = 'CREATE TABLE t (id int)'
 

@@ -2,12 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { InvalidIpAddress } from '../../../service/data/ip.ts'
 import { citiesByPrefix, citiesInCountry, citiesNear, networkOf } from '../../../service/data/queries.ts'
-import type { SqlExecutor } from '../../../service/data/sql-executor.ts'
-
-/** A database that must not be reached: bad input is refused before any statement. */
-const untouchable: SqlExecutor = {
-  query: () => assert.fail('the database was queried'),
-}
+import { untouchable } from './databases.ts'
 
 test('networkOf rejects a malformed address with InvalidIpAddress, without querying', async () => {
   for (const ip of [

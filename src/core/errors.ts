@@ -13,6 +13,8 @@ export type WeftErrorCode =
   | 'WEFT_BACKEND_PROTOCOL'
   | 'WEFT_BACKEND_UNAVAILABLE'
   | 'WEFT_RPC_STATUS'
+  | 'WEFT_BACKEND_QUERY'
+  | 'WEFT_MIGRATION_CONFLICT'
 
 /** Base class of every error weft raises. */
 export class WeftError extends Error {

@@ -1,5 +1,6 @@
 /** `weft/testing`: deterministic time and fault injection for tests of code built on weft. */
 export { type FaultPlan, type Faulty, seededRandom, withFaults } from './faults.ts'
-export { VirtualClock, withVirtualClock } from './virtual-clock.ts'
-export { type RedisServer, type RedisServerOptions, startRedisServer } from './redis.ts'
 export { type MemcachedServers, type StartMemcachedOptions, startMemcached } from './memcached.ts'
+export { createTestDatabase, type TestDatabase, type TestDatabaseOptions } from './postgres.ts'
+export { type RedisServer, type RedisServerOptions, startRedisServer } from './redis.ts'
+export { VirtualClock, withVirtualClock } from './virtual-clock.ts'

@@ -6,7 +6,6 @@ import {
   DeadlineExceeded,
   ProtocolError,
   WeftError,
-  type WeftErrorCode,
 } from '../../core/errors.ts'
 
 /** Which server a statement ran on: what errors and spans name. */
@@ -67,9 +66,9 @@ export class QueryError extends BackendError {
     server: Partial<ServerError> & { code: string },
     cause?: unknown,
   ) {
-    // Not yet in core's WeftErrorCode union: a failed statement is neither refused, timed out nor
-    // malformed, and callers need to tell it apart from those.
-    super('WEFT_BACKEND_QUERY' as WeftErrorCode, `${message} (SQLSTATE ${server.code})`, {
+    // A code of its own: a failed statement is neither refused, timed out nor malformed, and callers
+    // need to tell it apart from those.
+    super('WEFT_BACKEND_QUERY', `${message} (SQLSTATE ${server.code})`, {
       ...endpoint,
       cause,
     })

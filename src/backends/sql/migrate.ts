@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { WeftError, type WeftErrorCode } from '../../core/errors.ts'
+import { WeftError } from '../../core/errors.ts'
 import { checkOptions, checkString, describe } from '../../core/validate.ts'
 import type { Database } from './database.ts'
 import type { Transaction } from './transaction.ts'
@@ -35,9 +35,8 @@ export class MigrationConflict extends WeftError {
   /** The migration whose text changed. */
   readonly id: string
   constructor(id: string, table: string) {
-    // Not yet in core's WeftErrorCode union.
     super(
-      'WEFT_MIGRATION_CONFLICT' as WeftErrorCode,
+      'WEFT_MIGRATION_CONFLICT',
       `migration "${id}" was applied with a different text (its checksum in ${table} differs): migrations are forward-only, add a new one instead of editing an applied one`,
     )
     this.id = id

@@ -11,8 +11,7 @@ import { connect, type Socket } from 'node:net'
 import { scope } from 'weft'
 import { type Memcache, memcacheClient } from 'weft/memcache'
 import { type Database, embeddedDatabase, keyLoader, postgres } from 'weft/sql'
-import { startMemcached } from 'weft/testing'
-import { createTestDatabase } from '../src/testing/postgres.ts'
+import { createTestDatabase, startMemcached } from 'weft/testing'
 import { type Measured, measure, printTable, writeResults } from './harness.ts'
 
 const lookups = 100

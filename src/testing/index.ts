@@ -1,4 +1,4 @@
-/** `weft/testing`: deterministic time and fault injection for tests of code built on weft. */
+/** `weft/testing`: deterministic time, fault injection, and throwaway servers for tests of code built on weft. */
 export { type FaultPlan, type Faulty, seededRandom, withFaults } from './faults.ts'
 export { type MemcachedServers, type StartMemcachedOptions, startMemcached } from './memcached.ts'
 export { createTestDatabase, type TestDatabase, type TestDatabaseOptions } from './postgres.ts'

@@ -1,11 +1,12 @@
 import type { Database } from 'weft/sql'
 import { checkOptions, describe } from '../../core/validate.ts'
 import { type PostgresQueueOptions, postgresQueue } from './postgres-queue.ts'
-import { redisQueue } from './redis-queue.ts'
+import { type RedisQueueOptions, redisQueue } from './redis-queue.ts'
 import type { TaskQueue } from './task-queue.ts'
 
 /** Options of {@link queueFromEnv}: those of either backend (each takes what applies to it). */
-export type QueueFromEnvOptions = PostgresQueueOptions & { connectTimeout?: number }
+export type QueueFromEnvOptions = PostgresQueueOptions &
+  Pick<RedisQueueOptions, 'connectTimeout' | 'commandTimeout'>
 
 /**
  * The queue configuration names. `QUEUE_BACKEND` picks the backend: `postgres` (the default) keeps
@@ -33,7 +34,7 @@ export function queueFromEnv(
     throw new TypeError(`${where}: env must be an object, got ${describe(env)}`)
   checkOptions(where, options)
   const backend = (env.QUEUE_BACKEND ?? '').trim().toLowerCase() || 'postgres'
-  const { table, pollInterval, connectTimeout, ...common } = options
+  const { table, pollInterval, connectTimeout, commandTimeout, ...common } = options
   switch (backend) {
     case 'postgres': {
       if (db === undefined) {
@@ -56,6 +57,7 @@ export function queueFromEnv(
         url,
         ...(prefix && { prefix }),
         ...(connectTimeout !== undefined && { connectTimeout }),
+        ...(commandTimeout !== undefined && { commandTimeout }),
       })
     }
     default:

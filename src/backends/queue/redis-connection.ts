@@ -53,17 +53,19 @@ class NotConnected extends Error {
  */
 export class ProducerConnection {
   readonly client: IORedis
-  readonly #endpoint: RedisEndpoint
+  readonly endpoint: RedisEndpoint
   #connected = false
   #failed = false
   #lastError: unknown
   #attempt: PromiseWithResolvers<void> | undefined
 
-  constructor(url: string, endpoint: RedisEndpoint, connectTimeout: number) {
-    this.#endpoint = endpoint
+  constructor(url: string, endpoint: RedisEndpoint, connectTimeout: number, commandTimeout: number) {
+    this.endpoint = endpoint
     this.client = new IORedis(url, {
       lazyConnect: true,
       connectTimeout,
+      // A server that stops answering (paused, overloaded) fails writes instead of hanging them.
+      commandTimeout,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
       autoResendUnfulfilledCommands: false,
@@ -102,7 +104,7 @@ export class ProducerConnection {
       this.#attempt ??= Promise.withResolvers<void>()
       await this.#attempt.promise
     } catch (error) {
-      throw toQueueError(error, operation, this.#endpoint)
+      throw toQueueError(error, operation, this.endpoint)
     }
   }
 
@@ -142,6 +144,12 @@ export function toQueueError(error: unknown, operation: string, endpoint: RedisE
     }
   }
   if (!(error instanceof Error)) return new ProtocolError(`${operation}: ${describe(error)}`, details)
+  if (error.message === 'Command timed out') {
+    return new BackendTimeout(
+      `${operation}: Redis did not answer in time (the write may have happened)`,
+      details,
+    )
+  }
   if (error.name === 'MaxRetriesPerRequestError' || /Connection is closed/i.test(error.message)) {
     return new BackendRefused(
       `${operation}: the connection was lost before the reply (the write may have happened)`,

@@ -35,6 +35,11 @@ export interface RedisQueueOptions extends QueueOptions {
   prefix?: string
   /** How long one attempt to connect may take, in ms. Default 2000. */
   connectTimeout?: number
+  /**
+   * How long an enqueue (or `stats`, `deadLetters`) waits for Redis's reply, in ms, before failing with
+   * `BackendTimeout`: a paused or overloaded server fails calls instead of hanging them. Default 5000.
+   */
+  commandTimeout?: number
 }
 
 /**
@@ -68,7 +73,7 @@ export function redisQueue(options: RedisQueueOptions): TaskQueue {
   checkOptions(where, options)
   if (options === undefined)
     throw new TypeError(`${where}: options must be an object with a url, got undefined`)
-  const { url, prefix = 'weft', connectTimeout = 2000 } = options
+  const { url, prefix = 'weft', connectTimeout = 2000, commandTimeout = 5000 } = options
   checkString(where, 'options.url', url)
   const address = redisAddress(where, url)
   checkString(where, 'options.prefix', prefix)
@@ -78,13 +83,15 @@ export function redisQueue(options: RedisQueueOptions): TaskQueue {
     )
   }
   checkDuration(where, 'options.connectTimeout', connectTimeout)
-  return new RedisQueue(
+  checkDuration(where, 'options.commandTimeout', commandTimeout)
+  const settings = queueSettings(where, options)
+  const connection = new ProducerConnection(
     url,
-    prefix,
-    connectTimeout,
     { backend: 'redis', address },
-    queueSettings(where, options),
+    connectTimeout,
+    commandTimeout,
   )
+  return new RedisQueue(url, prefix, connection, settings)
 }
 
 class RedisQueue implements TaskQueue {
@@ -101,20 +108,14 @@ class RedisQueue implements TaskQueue {
   readonly #workers = new Set<RedisWorker>()
   #closing: Promise<void> | undefined
 
-  constructor(
-    url: string,
-    prefix: string,
-    connectTimeout: number,
-    endpoint: RedisEndpoint,
-    settings: QueueSettings,
-  ) {
-    this.address = endpoint.address
+  constructor(url: string, prefix: string, connection: ProducerConnection, settings: QueueSettings) {
+    this.address = connection.endpoint.address
     this.#url = url
     this.#prefix = prefix
-    this.#endpoint = endpoint
+    this.#endpoint = connection.endpoint
     this.#settings = settings
-    this.#connection = new ProducerConnection(url, endpoint, connectTimeout)
-    this.#producer = new Producer(endpoint)
+    this.#connection = connection
+    this.#producer = new Producer(connection.endpoint)
   }
 
   enqueue(name: string, payload: unknown, options?: EnqueueOptions): Promise<EnqueueResult> {

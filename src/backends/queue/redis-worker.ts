@@ -98,7 +98,8 @@ export class RedisWorker implements Worker {
     const stopped = this.#worker.close()
     await this.#inFlight.drain(graceMs)
     await stopped
-    await this.#connection.quit().catch(() => {})
+    // Nothing is left to send (BullMQ has finished), and a QUIT would wait for a reconnection when
+    // Redis is down: the socket is simply closed.
     this.#connection.disconnect()
     this.#onClosed()
   }

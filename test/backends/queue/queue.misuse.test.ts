@@ -73,6 +73,7 @@ describe('redisQueue()', () => {
     )
     assert.throws(() => redisQueue({ url, prefix: 'a:b' }), typeError(/options.prefix/))
     assert.throws(() => redisQueue({ url, connectTimeout: -1 }), typeError(/options.connectTimeout/))
+    assert.throws(() => redisQueue({ url, commandTimeout: Number.NaN }), typeError(/options.commandTimeout/))
     assert.throws(() => redisQueue({ url, lease: 1 }), typeError(/options.lease must be at least 10 ms/))
   })
 })

@@ -2,7 +2,8 @@
 // address (nothing is buffered in memory), and workers keep trying in the background.
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { BackendRefused, BackendUnavailable } from 'weft'
+import { Redis as IORedis } from 'ioredis'
+import { BackendRefused, BackendTimeout, BackendUnavailable } from 'weft'
 import { postgresQueue, redisQueue } from 'weft/queue'
 import { postgres } from 'weft/sql'
 import { startRedisServer } from 'weft/testing'
@@ -66,6 +67,44 @@ describe('Redis', () => {
         await queue.close()
         await restarted.stop()
       }
+    } finally {
+      await server.stop()
+    }
+  })
+})
+
+/** The process id of the Redis server at `url`, as it reports it. */
+async function serverPid(url: string): Promise<number> {
+  const client = new IORedis(url)
+  try {
+    const info = await client.info('server')
+    return Number(/process_id:(\d+)/.exec(info)?.[1])
+  } finally {
+    await client.quit()
+  }
+}
+
+describe('Redis, paused', () => {
+  test('a server that stops answering fails enqueues with BackendTimeout, and serves them again once resumed', async () => {
+    const server = await startRedisServer()
+    const pid = await serverPid(server.url)
+    try {
+      await using queue = redisQueue({ url: server.url, commandTimeout: 300 })
+      await queue.enqueue('mail', { n: 1 })
+      process.kill(pid, 'SIGSTOP')
+      try {
+        const start = performance.now()
+        await assert.rejects(
+          queue.enqueue('mail', { n: 2 }),
+          (error) => error instanceof BackendTimeout && /the write may have happened/.test(error.message),
+        )
+        assert.ok(performance.now() - start < 1000, 'it fails after the command timeout, not after the pause')
+      } finally {
+        process.kill(pid, 'SIGCONT')
+      }
+      await queue.enqueue('mail', { n: 3 })
+      const queued = (await queue.stats()).mail?.queued ?? 0
+      assert.ok(queued >= 2, 'the writes before and after the pause are kept (the one during it, maybe)')
     } finally {
       await server.stop()
     }

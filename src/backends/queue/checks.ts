@@ -8,13 +8,16 @@ import {
   checkString,
   describe,
 } from '../../core/validate.ts'
+import type { DeliverySettings } from './delivery.ts'
 import type {
   CloseOptions,
   DeadLetterOptions,
   EnqueueOptions,
   QueueOptions,
+  TaskHandler,
   WorkerOptions,
 } from './task-queue.ts'
+import { warn } from './warn.ts'
 
 /** Queue settings with their defaults applied. */
 export interface QueueSettings {
@@ -24,11 +27,13 @@ export interface QueueSettings {
   readonly keepDone: number
 }
 
+/** How long `close()` lets deliveries in flight finish, by default. */
 export const DEFAULT_GRACE_MS = 10_000
 
 // Letters, digits, `.`, `_` and `-`: a name is part of Redis keys, where `:` separates fields.
 const taskName = /^[A-Za-z0-9._-]{1,200}$/
 
+/** Checks a task name: 1 to 200 letters, digits, `.`, `_` or `-`. */
 export function checkTaskName(where: string, name: unknown): asserts name is string {
   if (typeof name !== 'string' || !taskName.test(name)) {
     throw new TypeError(
@@ -76,18 +81,40 @@ export function checkEnqueue(name: unknown, payload: unknown, options: EnqueueOp
   return json
 }
 
-export function checkWorker(name: unknown, handler: unknown, options: WorkerOptions | undefined): void {
+/** What every backend's worker takes from `worker()`'s arguments, defaults applied. */
+export interface WorkerSettings {
+  readonly name: string
+  readonly handler: TaskHandler
+  readonly concurrency: number
+  readonly delivery: DeliverySettings
+  readonly onError: (error: unknown) => void
+}
+
+/** Checks the arguments of `worker()` and returns the worker's settings on the queue at `endpoint`. */
+export function workerSettings(
+  name: unknown,
+  handler: unknown,
+  options: WorkerOptions | undefined,
+  endpoint: { readonly backend: string; readonly address: string },
+): WorkerSettings {
   const where = 'worker()'
   checkTaskName(where, name)
   checkFunction(where, 'handler', handler)
   checkOptions(where, options)
-  const { concurrency, timeout, trace, onError } = options ?? {}
-  if (concurrency !== undefined) checkCount(where, 'options.concurrency', concurrency, 1)
+  const { concurrency = 1, timeout, trace, onError = warn } = options ?? {}
+  checkCount(where, 'options.concurrency', concurrency, 1)
   if (timeout !== undefined) checkDuration(where, 'options.timeout', timeout)
   if (trace !== undefined && typeof trace !== 'boolean' && typeof trace !== 'function') {
     throw new TypeError(`${where}: options.trace must be a boolean or a function, got ${describe(trace)}`)
   }
-  if (onError !== undefined) checkFunction(where, 'options.onError', onError)
+  checkFunction(where, 'options.onError', onError)
+  return {
+    name,
+    handler: handler as TaskHandler,
+    concurrency,
+    delivery: { timeout, trace, backend: endpoint.backend, address: endpoint.address },
+    onError,
+  }
 }
 
 /** Checks close options and returns the grace period. */

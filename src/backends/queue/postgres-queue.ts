@@ -4,10 +4,10 @@ import { checkDuration, checkOptions, checkString, describe } from '../../core/v
 import {
   checkDeadLetters,
   checkEnqueue,
-  checkWorker,
   graceOf,
   type QueueSettings,
   queueSettings,
+  workerSettings,
 } from './checks.ts'
 import { GroupCommit } from './group-commit.ts'
 import { isTableName } from './postgres-schema.ts'
@@ -27,7 +27,6 @@ import type {
   Worker,
   WorkerOptions,
 } from './task-queue.ts'
-import { warn } from './warn.ts'
 
 /** Options of {@link postgresQueue}. */
 export interface PostgresQueueOptions extends QueueOptions {
@@ -161,25 +160,12 @@ class PostgresQueue implements TaskQueue {
   }
 
   worker<P = unknown>(name: string, handler: TaskHandler<P>, options?: WorkerOptions): Worker {
-    checkWorker(name, handler, options)
+    const settings = workerSettings(name, handler, options, this)
     this.#producer.checkOpen(this.#closing !== undefined)
     const worker: PostgresWorker = new PostgresWorker(
       this.#store,
       this.#settles,
-      {
-        name,
-        handler: handler as TaskHandler,
-        concurrency: options?.concurrency ?? 1,
-        queue: this.#settings,
-        pollInterval: this.#pollInterval,
-        delivery: {
-          timeout: options?.timeout,
-          trace: options?.trace,
-          backend: this.backend,
-          address: this.address,
-        },
-        onError: options?.onError ?? warn,
-      },
+      { ...settings, queue: this.#settings, pollInterval: this.#pollInterval },
       () => this.#workers.delete(worker),
     )
     this.#workers.add(worker)

@@ -1,26 +1,21 @@
 import { clock, type TimerHandle } from '../../core/clock.ts'
 import { retryDelay } from './backoff.ts'
-import { graceOf, type QueueSettings } from './checks.ts'
-import { type DeliverySettings, deliver, describeFailure, type Outcome } from './delivery.ts'
+import { graceOf, type QueueSettings, type WorkerSettings } from './checks.ts'
+import { deliver, describeFailure, type Outcome } from './delivery.ts'
 import { detached } from './detached.ts'
 import type { GroupCommit } from './group-commit.ts'
 import { InFlight } from './in-flight.ts'
 import type { Claimed, Lease, Settlement, TaskStore } from './postgres-store.ts'
-import type { CloseOptions, TaskHandler, Worker } from './task-queue.ts'
+import type { CloseOptions, Worker } from './task-queue.ts'
 
 /** Most tasks claimed by one statement. */
 const MAX_CLAIM = 100
 
 /** What a {@link PostgresWorker} runs on and how. */
-export interface PostgresWorkerSettings {
-  readonly name: string
-  readonly handler: TaskHandler
-  readonly concurrency: number
+export interface PostgresWorkerSettings extends WorkerSettings {
   readonly queue: QueueSettings
   /** How often an idle worker looks for due tasks, in ms. */
   readonly pollInterval: number
-  readonly delivery: DeliverySettings
-  readonly onError: (error: unknown) => void
 }
 
 /**

@@ -4,10 +4,10 @@ import { checkDuration, checkOptions, checkString, describe } from '../../core/v
 import {
   checkDeadLetters,
   checkEnqueue,
-  checkWorker,
   graceOf,
   type QueueSettings,
   queueSettings,
+  workerSettings,
 } from './checks.ts'
 import { Producer, untilAborted } from './producer.ts'
 import { ProducerConnection, type RedisEndpoint, redisAddress, toQueueError } from './redis-connection.ts'
@@ -25,7 +25,6 @@ import type {
   Worker,
   WorkerOptions,
 } from './task-queue.ts'
-import { warn } from './warn.ts'
 
 /** Options of {@link redisQueue}. */
 export interface RedisQueueOptions extends QueueOptions {
@@ -149,24 +148,10 @@ class RedisQueue implements TaskQueue {
   }
 
   worker<P = unknown>(name: string, handler: TaskHandler<P>, options?: WorkerOptions): Worker {
-    checkWorker(name, handler, options)
+    const settings = workerSettings(name, handler, options, this)
     this.#producer.checkOpen(this.#closing !== undefined)
     const worker: RedisWorker = new RedisWorker(
-      {
-        url: this.#url,
-        prefix: this.#prefix,
-        name,
-        handler: handler as TaskHandler,
-        concurrency: options?.concurrency ?? 1,
-        queue: this.#settings,
-        delivery: {
-          timeout: options?.timeout,
-          trace: options?.trace,
-          backend: this.backend,
-          address: this.address,
-        },
-        onError: options?.onError ?? warn,
-      },
+      { ...settings, url: this.#url, prefix: this.#prefix, queue: this.#settings },
       () => this.#workers.delete(worker),
     )
     this.#workers.add(worker)

@@ -1,11 +1,11 @@
 import { Worker as BullWorker, type Job, UnrecoverableError, WaitingError } from 'bullmq'
 import type { Redis as IORedis } from 'ioredis'
 import { retryDelay } from './backoff.ts'
-import { graceOf, type QueueSettings } from './checks.ts'
-import { type DeliverySettings, deliver, describeFailure } from './delivery.ts'
+import { graceOf, type QueueSettings, type WorkerSettings } from './checks.ts'
+import { deliver, describeFailure } from './delivery.ts'
 import { InFlight } from './in-flight.ts'
 import { workerConnection } from './redis-connection.ts'
-import type { CloseOptions, TaskHandler, Worker } from './task-queue.ts'
+import type { CloseOptions, Worker } from './task-queue.ts'
 
 /** What a task is stored as in its BullMQ job's data. */
 export interface Envelope {
@@ -23,15 +23,10 @@ export const BACKOFF_TYPE = 'weft'
 const UNLIMITED_STALLS = 1_000_000_000
 
 /** What a {@link RedisWorker} runs on and how. */
-export interface RedisWorkerSettings {
+export interface RedisWorkerSettings extends WorkerSettings {
   readonly url: string
   readonly prefix: string
-  readonly name: string
-  readonly handler: TaskHandler
-  readonly concurrency: number
   readonly queue: QueueSettings
-  readonly delivery: DeliverySettings
-  readonly onError: (error: unknown) => void
 }
 
 /**

@@ -54,7 +54,10 @@ export interface TaskContext {
    * task runs again): the `dedupeKey` it was enqueued with, else its id.
    */
   readonly dedupeKey: string
-  /** Aborted when the worker shuts down past its grace period, or the delivery's `timeout` passes. */
+  /**
+   * Aborted when the worker shuts down past its grace period, when the delivery's `timeout` passes,
+   * or when the worker lost the task's lease (it stalled past it): another delivery is then under way.
+   */
   readonly signal: AbortSignal
   /** The delivery's deadline (epoch ms of weft's clock), when the worker sets a `timeout`. */
   readonly deadline: number | undefined

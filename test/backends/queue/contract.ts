@@ -272,6 +272,21 @@ export function queueContract(backend: string, target: QueueTarget): void {
       assert.equal(recorder.seen[0]?.task.attempt, 1)
     })
 
+    test('a delivery running longer than the lease keeps its task: the lease is renewed while it runs', async () => {
+      await using queue = target.open({ lease: 300 })
+      const name = fresh('long')
+      const recorder = new Recorder()
+      const worker = queue.worker(
+        name,
+        recorder.handler(() => sleep(1000)),
+      )
+      await queue.enqueue(name, {})
+      await recorder.count(1)
+      await worker.close()
+      assert.deepEqual(recorder.attempts, [1], 'delivered once')
+      assert.deepEqual((await queue.stats())[name], { queued: 0, active: 0, done: 1, dead: 0 })
+    })
+
     test('an enqueue cancelled before it is written fails with AbortError and writes nothing', async () => {
       await using queue = target.open()
       const name = fresh('cancelled')

@@ -1,8 +1,9 @@
 // Every ```ts example in the public API's doc comments (`@example`) and in README.md is run here as a
 // module of its own: documentation that does not run is documentation that lies.
+
+import assert from 'node:assert/strict'
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
-import assert from 'node:assert/strict'
 import { after, describe, test } from 'node:test'
 import { pathToFileURL } from 'node:url'
 
@@ -51,7 +52,10 @@ function sourceFiles(dir: string): string[] {
 
 const examples = [
   ...sourceFiles(join(root, 'src')).flatMap(examplesInSource),
-  ...fencedBlocks(readFileSync(join(root, 'README.md'), 'utf8')).map((block) => ({ source: 'README.md', ...block })),
+  ...fencedBlocks(readFileSync(join(root, 'README.md'), 'utf8')).map((block) => ({
+    source: 'README.md',
+    ...block,
+  })),
 ]
 
 after(() => rmSync(outDir, { recursive: true, force: true }))

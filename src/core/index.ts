@@ -1,6 +1,7 @@
 export { type Awaitable, asCompleted } from './as-completed.ts'
 export { type Clock, clock, systemClock, type TimerHandle, useClock } from './clock.ts'
 export { currentDeadline, currentScope, currentSignal, currentSpan, remaining } from './context.ts'
+export { detached } from './detached.ts'
 export {
   AbortError,
   BackendError,
@@ -17,6 +18,7 @@ export {
 } from './errors.ts'
 export { type HedgeOptions, hedge } from './hedge.ts'
 export { type MapOptions, map } from './map.ts'
+export { onAbort } from './on-abort.ts'
 export { type RaceOptions, race } from './race.ts'
 export { type ExponentialBackoff, type RetryOptions, retry } from './retry.ts'
 export { Scope, type ScopeOptions, scope } from './scope.ts'

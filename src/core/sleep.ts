@@ -1,6 +1,7 @@
 import { clock } from './clock.ts'
 import { currentSignal } from './context.ts'
 import { AbortError } from './errors.ts'
+import { onAbort } from './on-abort.ts'
 import { checkDuration, checkOptions, checkSignal } from './validate.ts'
 
 /** Options of {@link sleep}. */
@@ -33,15 +34,15 @@ export function sleep(ms: number, options?: SleepOptions): Promise<void> {
   const signal = options?.signal ?? currentSignal()
   if (options?.signal !== undefined) checkSignal('sleep()', 'options.signal', signal)
   if (signal.aborted) return Promise.reject(new AbortError('sleep', signal.reason))
+  const timers = clock()
   return new Promise<void>((resolve, reject) => {
-    const onAbort = (): void => {
-      clock().clearTimeout(timer)
+    const stopWatching = onAbort(signal, () => {
+      timers.clearTimeout(timer)
       reject(new AbortError('sleep', signal.reason))
-    }
-    const timer = clock().setTimeout(() => {
-      signal.removeEventListener('abort', onAbort)
+    })
+    const timer = timers.setTimeout(() => {
+      stopWatching()
       resolve()
     }, ms)
-    signal.addEventListener('abort', onAbort, { once: true })
   })
 }

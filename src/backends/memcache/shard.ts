@@ -7,8 +7,8 @@ import {
   DeadlineExceeded,
   ProtocolError,
 } from '../../core/errors.ts'
+import { onAbort } from '../../core/on-abort.ts'
 import type { Span, Trace } from '../../trace/span.ts'
-import { watchAbort } from './abort-watch.ts'
 import { type Command, RejectedReply } from './commands.ts'
 import type { MemcacheShardStats, ShardState } from './memcache.ts'
 import type { MetaReply, MetaRequest } from './protocol.ts'
@@ -225,7 +225,7 @@ class Call {
       if (timeout !== Infinity) {
         this.#timer = clock().setTimeout(() => this.#leave(this.#timeoutError(), 'timeouts'), timeout)
       }
-      this.#unwatch = watchAbort(signal, () =>
+      this.#unwatch = onAbort(signal, () =>
         this.#leave(new AbortError(this.#what(), signal.reason), 'cancelled'),
       )
     }

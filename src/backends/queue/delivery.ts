@@ -3,10 +3,11 @@
  * context the worker was started in, with the worker's stop signal, the delivery's time budget and a
  * trace linked to the enqueuing request. What both backends' workers share.
  */
+
+import { detached } from '../../core/detached.ts'
 import { DeadlineExceeded, isAbort } from '../../core/errors.ts'
 import { scope } from '../../core/scope.ts'
 import type { TraceListener } from '../../trace/span.ts'
-import { detached } from './detached.ts'
 import type { TaskHandler } from './task-queue.ts'
 import { deliveryTracing, markConsumer, parseTraceparent } from './trace-context.ts'
 

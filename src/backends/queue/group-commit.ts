@@ -1,6 +1,6 @@
+import { detached } from '../../core/detached.ts'
 import { AbortError } from '../../core/errors.ts'
-import { watchAbort } from './abort-watch.ts'
-import { detached } from './detached.ts'
+import { onAbort } from '../../core/on-abort.ts'
 
 /** Options of a {@link GroupCommit}. */
 export interface GroupCommitOptions {
@@ -52,7 +52,7 @@ export class GroupCommit<T, R> {
     if (signal === undefined) {
       this.#pending.push({ item, signal, resolve, reject })
     } else {
-      const unwatch = watchAbort(signal, () => reject(new AbortError(this.#options.operation, signal.reason)))
+      const unwatch = onAbort(signal, () => reject(new AbortError(this.#options.operation, signal.reason)))
       this.#pending.push({
         item,
         signal,

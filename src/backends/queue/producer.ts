@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import { currentSignal } from '../../core/context.ts'
 import { AbortError, BackendUnavailable, isAbort } from '../../core/errors.ts'
+import { onAbort } from '../../core/on-abort.ts'
 import { startSpan } from '../../trace/tracing.ts'
-import { watchAbort } from './abort-watch.ts'
 import type { EnqueueOptions, EnqueueResult } from './task-queue.ts'
 import { formatTraceparent } from './trace-context.ts'
 
@@ -69,7 +69,7 @@ export class Producer {
 export function untilAborted<T>(work: Promise<T>, signal: AbortSignal, operation: string): Promise<T> {
   if (signal.aborted) return Promise.reject(new AbortError(operation, signal.reason))
   return new Promise<T>((resolve, reject) => {
-    const unwatch = watchAbort(signal, () => reject(new AbortError(operation, signal.reason)))
+    const unwatch = onAbort(signal, () => reject(new AbortError(operation, signal.reason)))
     work.then(resolve, reject).finally(unwatch)
   })
 }

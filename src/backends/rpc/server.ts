@@ -1,8 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify'
 import { clock, DeadlineExceeded, type Scope, type ScopeOptions, scope } from 'weft'
+import { detached } from '../../core/detached.ts'
 import { checkDuration, checkOptions } from '../../core/validate.ts'
 import { parseTimeout, TIMEOUT_HEADER } from './deadline-header.ts'
-import { detached } from './detached.ts'
 import { parseTraceparent, TRACEPARENT_HEADER, type TraceParent } from './traceparent.ts'
 
 declare module 'fastify' {

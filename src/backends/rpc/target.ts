@@ -3,7 +3,7 @@ import type { Socket } from 'node:net'
 import { duplexPair } from 'node:stream'
 import { Pool } from 'undici'
 import { BackendRefused } from 'weft'
-import { detached } from './detached.ts'
+import { detached } from '../../core/detached.ts'
 
 /**
  * A service running in this process: a fastify instance, or anything that owns a Node HTTP server and

@@ -1,4 +1,4 @@
-import type { Span, TraceListener } from '../trace/span.ts'
+import type { Span, SpanKind, TraceListener } from '../trace/span.ts'
 import { type RemoteParent, startTrace } from '../trace/tracing.ts'
 import { type Clock, clock, type TimerHandle } from './clock.ts'
 import { AbortError, DeadlineExceeded, ScopeClosedError } from './errors.ts'
@@ -28,6 +28,11 @@ export interface ScopeOptions {
    * Ignored by nested scopes, which belong to their parent's trace.
    */
   traceParent?: RemoteParent
+  /**
+   * The kind of this scope's span when traced: `'server'` for a request served, `'consumer'` for a
+   * queued task delivered. Default `'scope'`.
+   */
+  kind?: SpanKind
 }
 
 /**
@@ -64,7 +69,7 @@ export function scope<T>(
   const fn = typeof optionsOrFn === 'function' ? optionsOrFn : maybeFn
   checkOptions('scope()', options)
   checkFunction('scope()', 'fn', fn)
-  const { name = 'scope', signal, deadline, deadlineAt, trace, traceParent } = options
+  const { name = 'scope', signal, deadline, deadlineAt, trace, traceParent, kind = 'scope' } = options
   checkString('scope()', 'options.name', name)
   if (signal !== undefined) checkSignal('scope()', 'options.signal', signal)
   if (deadline !== undefined && deadlineAt !== undefined) {
@@ -80,11 +85,19 @@ export function scope<T>(
     throw new TypeError(`scope(): options.trace must be a boolean or a function, got ${describe(trace)}`)
   }
   if (traceParent !== undefined) checkRemoteParent(traceParent)
+  if (!spanKinds.has(kind)) {
+    throw new TypeError(
+      `scope(): options.kind must be one of ${[...spanKinds].join(', ')}, got ${describe(kind)}`,
+    )
+  }
   const parent = ambient.getStore()
   // deadlineAt: Infinity is a deadline that never comes: the same as none.
   const at = deadlineAt === Infinity ? undefined : deadlineAt
   const own = at ?? (deadline === undefined ? undefined : clock().now() + deadline)
-  return new Scope(name, parent, own, deadline, spanFor(name, parent, trace, traceParent)).run(fn, signal)
+  return new Scope(name, parent, own, deadline, spanFor(name, kind, parent, trace, traceParent)).run(
+    fn,
+    signal,
+  )
 }
 
 /**
@@ -303,15 +316,27 @@ function attachSuppressed(error: unknown, suppressed: readonly unknown[]): void 
   }
 }
 
+const spanKinds = new Set<unknown>([
+  'scope',
+  'task',
+  'client',
+  'batch',
+  'server',
+  'producer',
+  'consumer',
+  'internal',
+])
+
 /** A nested scope joins its parent's trace (or its parent's being untraced) unless `trace` says otherwise. */
 function spanFor(
   name: string,
+  kind: SpanKind,
   parent: Node | undefined,
   trace: boolean | TraceListener | undefined,
   remote: RemoteParent | undefined,
 ): Span | undefined {
-  if (parent !== undefined && trace === undefined) return parent.span?.child(name, 'scope')
-  return startTrace(trace, remote)?.startRoot(name)
+  if (parent !== undefined && trace === undefined) return parent.span?.child(name, kind)
+  return startTrace(trace, remote)?.startRoot(name, kind)
 }
 
 function checkRemoteParent(remote: unknown): asserts remote is RemoteParent {

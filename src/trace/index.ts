@@ -11,5 +11,11 @@ export {
   type TraceListener,
 } from './span.ts'
 export { parseTrace, type TraceInput } from './trace-data.ts'
+export {
+  formatTraceparent,
+  parseTraceparent,
+  TRACEPARENT_HEADER,
+  type TraceParent,
+} from './traceparent.ts'
 export { configureTracing, type RemoteParent, startSpan, type TracingOptions } from './tracing.ts'
 export { renderWaterfall, type WaterfallOptions } from './waterfall.ts'

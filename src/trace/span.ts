@@ -131,8 +131,8 @@ export class Trace {
   }
 
   /** Opens the trace's root span (the request's outermost scope). */
-  startRoot(name: string): Span {
-    return new Span(this, undefined, name, 'scope')
+  startRoot(name: string, kind: SpanKind = 'scope'): Span {
+    return new Span(this, undefined, name, kind)
   }
 
   nextSpanId(): string {

@@ -55,3 +55,16 @@ describe('scope({ traceParent }): continuing a trace begun in another process', 
     )
   })
 })
+
+describe('scope({ kind })', () => {
+  test("sets the kind of the scope's span, and refuses an unknown kind", async () => {
+    await scope({ trace: true, kind: 'server' }, async (s) => {
+      assert.equal(s.span?.kind, 'server')
+      await scope({ kind: 'consumer' }, (inner) => assert.equal(inner.span?.kind, 'consumer'))
+    })
+    assert.throws(
+      () => scope({ kind: 'rpc' as never }, () => {}),
+      /scope\(\): options\.kind must be one of scope, task, client, batch, server, producer, consumer, internal, got "rpc"/,
+    )
+  })
+})

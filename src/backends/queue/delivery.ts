@@ -8,8 +8,9 @@ import { detached } from '../../core/detached.ts'
 import { DeadlineExceeded, isAbort } from '../../core/errors.ts'
 import { scope } from '../../core/scope.ts'
 import type { TraceListener } from '../../trace/span.ts'
+import { parseTraceparent } from '../../trace/traceparent.ts'
 import type { TaskHandler } from './task-queue.ts'
-import { deliveryTracing, markConsumer, parseTraceparent } from './trace-context.ts'
+import { deliveryTracing, describeDelivery } from './trace-context.ts'
 
 /** A task as a worker received it. */
 export interface Delivery {
@@ -56,12 +57,13 @@ export async function deliver(
       scope(
         {
           name: `queue.process ${delivery.name}`,
+          kind: 'consumer',
           signal: stop,
           ...(settings.timeout !== undefined && { deadline: settings.timeout }),
           ...deliveryTracing(parent, settings.trace),
         },
         async (s) => {
-          markConsumer(s.span, parent, {
+          describeDelivery(s.span, {
             'queue.backend': settings.backend,
             'queue.name': delivery.name,
             'queue.task_id': delivery.id,

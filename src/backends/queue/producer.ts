@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto'
 import { currentSignal } from '../../core/context.ts'
 import { AbortError, BackendUnavailable, isAbort } from '../../core/errors.ts'
 import { onAbort } from '../../core/on-abort.ts'
+import { formatTraceparent } from '../../trace/traceparent.ts'
 import { startSpan } from '../../trace/tracing.ts'
 import type { EnqueueOptions, EnqueueResult } from './task-queue.ts'
-import { formatTraceparent } from './trace-context.ts'
 
 /** Writes one task: its id, the enqueuing span's `traceparent`, and the signal that may still cancel the write. */
 export type WriteTask = (

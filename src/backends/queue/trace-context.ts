@@ -1,65 +1,25 @@
 /**
  * How a task carries its enqueuing request's trace: the producer span's W3C `traceparent` is stored
- * with the task, and each delivery opens a trace of its own that records it.
+ * with the task, and each delivery continues that trace in a request of its own.
  */
-import type { AttributeValue, Span, SpanKind, TraceListener } from '../../trace/span.ts'
-
-/** The enqueuing request's span, as read back from a task's `traceparent`. */
-export interface TraceParent {
-  /** 32 hex digits. */
-  readonly traceId: string
-  /** 16 hex digits: the producer span. */
-  readonly spanId: string
-  /** The enqueuing request was recorded. */
-  readonly sampled: boolean
-}
-
-/** The `traceparent` naming `span` (sampled: it is being recorded). */
-export function formatTraceparent(span: Span): string {
-  return `00-${span.trace.id}-${span.spanId}-01`
-}
-
-const traceparent = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/
-
-/** Reads a stored `traceparent`; undefined when there is none or it is malformed (the delivery is then untraced by it). */
-export function parseTraceparent(value: unknown): TraceParent | undefined {
-  if (typeof value !== 'string') return undefined
-  const match = traceparent.exec(value)
-  if (match === null) return undefined
-  const [, traceId, spanId, flags] = match as unknown as [string, string, string, string]
-  if (/^0+$/.test(traceId) || /^0+$/.test(spanId)) return undefined
-  return { traceId, spanId, sampled: (Number.parseInt(flags, 16) & 1) === 1 }
-}
+import type { AttributeValue, Span, TraceListener } from '../../trace/span.ts'
+import type { TraceParent } from '../../trace/traceparent.ts'
 
 /**
- * The `trace` option of a delivery's scope: the worker's choice when it made one; otherwise traced
- * when the enqueuing request was, else the process-wide setting.
+ * The tracing options of a delivery's scope: it continues the enqueuing request's trace when that
+ * request was recorded; the worker's `trace` option, when it gave one, decides whether to record.
  */
 export function deliveryTracing(
   parent: TraceParent | undefined,
   option: boolean | TraceListener | undefined,
-): { trace?: boolean | TraceListener } {
-  if (option !== undefined) return { trace: option }
-  return parent?.sampled ? { trace: true } : {}
+): { trace?: boolean | TraceListener; traceParent?: TraceParent } {
+  return {
+    ...(option !== undefined && { trace: option }),
+    ...(parent?.sampled && { traceParent: parent }),
+  }
 }
 
-/**
- * Makes a delivery's root span its consumer span and links it to the enqueuing request.
- *
- * The delivery is a request of its own (a scope opened outside any other), so its root span is the
- * one `scope()` opens, of kind `scope`. The core cannot yet open a scope of another kind, nor one that
- * continues a given trace id (see the report on trace continuation); until it can, the kind is set
- * here and the enqueuing trace is recorded as `weft.parent_trace_id` / `weft.parent_span_id`.
- */
-export function markConsumer(
-  span: Span | undefined,
-  parent: TraceParent | undefined,
-  attributes: Record<string, AttributeValue>,
-): void {
-  if (span === undefined) return
-  ;(span as { kind: SpanKind }).kind = 'consumer'
-  Object.assign(span.attributes, attributes)
-  if (parent === undefined) return
-  span.setAttribute('weft.parent_trace_id', parent.traceId)
-  span.setAttribute('weft.parent_span_id', parent.spanId)
+/** Records what a delivery is on its consumer span. */
+export function describeDelivery(span: Span | undefined, attributes: Record<string, AttributeValue>): void {
+  if (span !== undefined) Object.assign(span.attributes, attributes)
 }

@@ -13,6 +13,7 @@ import {
   startSpan,
   type TaskContext,
 } from 'weft'
+import { formatTraceparent, TRACEPARENT_HEADER } from '../../trace/traceparent.ts'
 import { Cancellation } from './cancellation.ts'
 import { Circuit, type CircuitPass, type CircuitState } from './circuit.ts'
 import { formatTimeout, TIMEOUT_HEADER } from './deadline-header.ts'
@@ -31,7 +32,6 @@ import {
   type RpcRetryOptions,
 } from './options.ts'
 import { inProcessTarget, remoteTarget, type Target } from './target.ts'
-import { formatTraceparent, TRACEPARENT_HEADER } from './traceparent.ts'
 
 const defaultRetry: RpcRetryOptions = { attempts: 3 }
 const defaultCircuit = { failures: 5, resetAfter: 5000 }

@@ -11,6 +11,8 @@
  * was the other candidate: it does not tell the handler when the caller gives up, and it bypasses
  * connection handling, so the two transports would have behaved differently where it matters.
  */
+
+export { TRACEPARENT_HEADER, type TraceParent } from '../../trace/traceparent.ts'
 export type { CircuitOptions, CircuitState } from './circuit.ts'
 export { RpcClient, rpcClient } from './client.ts'
 export { TIMEOUT_HEADER } from './deadline-header.ts'
@@ -26,4 +28,3 @@ export type {
 } from './options.ts'
 export { type WeftFastifyOptions, weftFastify } from './server.ts'
 export type { InProcessApp } from './target.ts'
-export { TRACEPARENT_HEADER, type TraceParent } from './traceparent.ts'

@@ -7,10 +7,10 @@ import {
   checkString,
   describe,
 } from '../../core/validate.ts'
+import { TRACEPARENT_HEADER } from '../../trace/traceparent.ts'
 import type { CircuitOptions } from './circuit.ts'
 import { TIMEOUT_HEADER } from './deadline-header.ts'
 import type { InProcessApp } from './target.ts'
-import { TRACEPARENT_HEADER } from './traceparent.ts'
 
 /** How failed idempotent calls are sent again: weft's `retry` options, but for which errors (that is the client's call). */
 export type RpcRetryOptions = Omit<RetryOptions, 'retryIf' | 'name'>

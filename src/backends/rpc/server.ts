@@ -2,8 +2,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, RouteHandlerMethod 
 import { clock, DeadlineExceeded, type Scope, type ScopeOptions, scope } from 'weft'
 import { detached } from '../../core/detached.ts'
 import { checkDuration, checkOptions } from '../../core/validate.ts'
+import { parseTraceparent, TRACEPARENT_HEADER, type TraceParent } from '../../trace/traceparent.ts'
 import { parseTimeout, TIMEOUT_HEADER } from './deadline-header.ts'
-import { parseTraceparent, TRACEPARENT_HEADER, type TraceParent } from './traceparent.ts'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -108,9 +108,8 @@ function inScope(handler: RouteHandlerMethod): RouteHandlerMethod {
       name: `${request.method} ${request.routeOptions.url ?? request.url}`,
       signal: gone.signal,
       ...(arrival?.deadlineAt !== undefined && { deadlineAt: arrival.deadlineAt }),
-      ...(arrival?.parent?.sampled && {
-        traceParent: { traceId: arrival.parent.traceId, spanId: arrival.parent.parentId },
-      }),
+      kind: 'server',
+      ...(arrival?.parent?.sampled && { traceParent: arrival.parent }),
     }
     try {
       // The request is a request of its own, even when its caller runs in this process (fastify's

@@ -1,4 +1,4 @@
-import type { Span, SpanKind, TraceListener } from '../trace/span.ts'
+import { SPAN_KINDS, type Span, type SpanKind, type TraceListener } from '../trace/span.ts'
 import { type RemoteParent, startTrace } from '../trace/tracing.ts'
 import { type Clock, clock, type TimerHandle } from './clock.ts'
 import { AbortError, DeadlineExceeded, ScopeClosedError } from './errors.ts'
@@ -316,16 +316,7 @@ function attachSuppressed(error: unknown, suppressed: readonly unknown[]): void 
   }
 }
 
-const spanKinds = new Set<unknown>([
-  'scope',
-  'task',
-  'client',
-  'batch',
-  'server',
-  'producer',
-  'consumer',
-  'internal',
-])
+const spanKinds: ReadonlySet<unknown> = new Set(SPAN_KINDS)
 
 /** A nested scope joins its parent's trace (or its parent's being untraced) unless `trace` says otherwise. */
 function spanFor(

@@ -1,8 +1,20 @@
 import { randomBytes } from 'node:crypto'
 import { clock } from '../core/clock.ts'
 
+/** Every kind of span, in the order they are listed in messages. */
+export const SPAN_KINDS = [
+  'scope',
+  'task',
+  'client',
+  'batch',
+  'server',
+  'producer',
+  'consumer',
+  'internal',
+] as const
+
 /** What a span stands for. */
-export type SpanKind = 'scope' | 'task' | 'client' | 'batch' | 'server' | 'producer' | 'consumer' | 'internal'
+export type SpanKind = (typeof SPAN_KINDS)[number]
 
 /** How a span ended: `unset` while it runs. */
 export type SpanStatus = 'unset' | 'ok' | 'error' | 'cancelled'

@@ -5,6 +5,7 @@
 import { describe } from '../core/validate.ts'
 import {
   type AttributeValue,
+  SPAN_KINDS,
   type SpanData,
   type SpanKind,
   type SpanStatus,
@@ -15,16 +16,7 @@ import {
 /** What the trace analyses accept: a live trace, its JSON form, or just its spans. */
 export type TraceInput = Trace | TraceData | readonly SpanData[]
 
-const kinds: ReadonlySet<string> = new Set<SpanKind>([
-  'scope',
-  'task',
-  'client',
-  'batch',
-  'server',
-  'producer',
-  'consumer',
-  'internal',
-])
+const kinds: ReadonlySet<string> = new Set(SPAN_KINDS)
 const statuses: ReadonlySet<string> = new Set<SpanStatus>(['unset', 'ok', 'error', 'cancelled'])
 
 /**

@@ -49,7 +49,7 @@ const MAX_IN_FLIGHT = 4
  * A durable task queue in PostgreSQL, on a server or on the embedded database (PGlite), which then
  * keeps the same semantics in one process: what `npm start` runs with no servers.
  *
- * Why a queue of its own rather than pg-boss (installed, v10): weft's timers must all run on
+ * Why a queue of its own rather than pg-boss: weft's timers must all run on
  * `clock()`, so that tests drive time; pg-boss reads time from `now()` and real timers, polls no more
  * often than every 500 ms, reclaims the jobs of a crashed worker only at its maintenance pass, on an
  * expiry fixed when the job starts (no heartbeat: a long task needs a long expiry, a crash a long

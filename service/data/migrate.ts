@@ -12,6 +12,9 @@ import type { SqlExecutor } from './sql-executor.ts'
 // block is atomic by itself, and the transaction-scoped advisory lock inside it serialises processes
 // racing to migrate; the re-check under the lock makes the loser skip what the winner applied.
 const lockKey = "hashtext('weft service migrations')"
+// Not `schema_migrations`: weft/sql's migrate (which weft/queue uses for its tasks table, in the same
+// database) keeps that name with columns of its own.
+const table = 'service_migrations'
 const quote = '$weft_migration$'
 
 /**
@@ -25,20 +28,20 @@ export async function migrate(
 ): Promise<string[]> {
   checkMigrations(list)
   await db.query(
-    atomically(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    atomically(`CREATE TABLE IF NOT EXISTS ${table} (
       id text PRIMARY KEY,
       applied_at timestamptz NOT NULL DEFAULT now()
     )`),
   )
-  const { rows } = await db.query('SELECT id FROM schema_migrations')
+  const { rows } = await db.query(`SELECT id FROM ${table}`)
   const applied = new Set(rows.map((row) => textColumn(row, 'id')))
   const done: string[] = []
   for (const migration of list) {
     if (applied.has(migration.id)) continue
     await db.query(
-      atomically(`IF NOT EXISTS (SELECT 1 FROM schema_migrations WHERE id = '${migration.id}') THEN
+      atomically(`IF NOT EXISTS (SELECT 1 FROM ${table} WHERE id = '${migration.id}') THEN
         ${migration.sql.trim().replace(/;$/, '')};
-        INSERT INTO schema_migrations (id) VALUES ('${migration.id}');
+        INSERT INTO ${table} (id) VALUES ('${migration.id}');
       END IF`),
     )
     done.push(migration.id)

@@ -6,7 +6,7 @@ import type { SqlExecutor } from '../../../service/data/sql-executor.ts'
 import { engines } from './databases.ts'
 
 async function appliedIds(db: SqlExecutor): Promise<string[]> {
-  const { rows } = await db.query('SELECT id FROM schema_migrations ORDER BY id')
+  const { rows } = await db.query('SELECT id FROM service_migrations ORDER BY id')
   return rows.map((row) => String(row.id))
 }
 

@@ -1,0 +1,46 @@
+/**
+ * `npm start`: the whole search engine in one process. Reads the configuration (config.ts), opens the
+ * backends (embedded where nothing is configured), brings the schema up to date and loads the data
+ * sets on the first start (with a progress bar; later starts reuse them), starts the task worker
+ * (unless `WORKERS=0`) and the geocoder (unless `GEOCODER_URL` names one) in process, and serves on
+ * `PORT`, printing the URL. SIGINT or SIGTERM stops it cleanly.
+ */
+import { openBackends } from './backends.ts'
+import { loadConfigOrExit } from './config.ts'
+import { loadDatasets } from './data/load.ts'
+import { migrate } from './data/migrate.ts'
+import { progressBar } from './data/progress.ts'
+import { createServer } from './server.ts'
+import { startWorkers } from './worker.ts'
+
+const config = loadConfigOrExit()
+const runtime = await openBackends(config)
+const { db, queue } = runtime.resources
+await migrate(db)
+await loadDatasets(db, { onProgress: progressBar() })
+if (config.workers > 0) startWorkers(queue, db, { concurrency: config.workers })
+const app = await createServer({
+  backends: runtime.backends,
+  config,
+  logger: { level: process.env.LOG_LEVEL ?? 'warn' },
+})
+const address = await app.listen({ host: config.host, port: config.port })
+if (config.sessionSecretGenerated) {
+  console.error('SESSION_SECRET is not set: sessions are signed with a random key and end with this process')
+}
+console.log(`weft search listening on ${address}`)
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    app
+      .close()
+      .then(() => runtime.close())
+      .then(
+        () => process.exit(0),
+        (error: unknown) => {
+          console.error(error)
+          process.exit(1)
+        },
+      )
+  })
+}

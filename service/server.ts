@@ -1,0 +1,228 @@
+/**
+ * The HTTP face of the search engine (fastify):
+ *
+ * - `GET /search?q=&limit=`: the pipeline's answer as JSON (results with their scores and reasons, the
+ *   visitor's location and session, the trace id, what the answer lacks); the trace id is also in the
+ *   `X-Trace-Id` header, and `GET /_weft/traces/:id` returns that trace's spans;
+ * - `GET /`: a small search page using it; `GET /healthz`: liveness.
+ *
+ * Every request runs in a weft scope of its own (`weftFastify`): traced, with a deadline (the caller's
+ * `weft-timeout-ms`, or `REQUEST_TIMEOUT_MS`), cancelled when the client goes away. Errors are JSON
+ * with a stable `code`: the request's own faults are 400s (bad `q` or `limit`, a cookie this service
+ * did not sign, a malformed `X-Forwarded-For`), never 500s; over a rate limit, or without a backend
+ * the answer cannot do without, a 503 with `Retry-After` that names the limiter or the backend (the
+ * degradation policy is in pipeline.ts); past the deadline, a 504.
+ */
+import { randomUUID } from 'node:crypto'
+import { STATUS_CODES } from 'node:http'
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import { configureTracing, isAbort, type Trace } from 'weft'
+import { weftFastify } from 'weft/rpc'
+import type { Backends } from './backend-calls.ts'
+import type { Config } from './config.ts'
+import { InvalidIpAddress, parseIp } from './data/ip.ts'
+import { BadRequest, ServiceError } from './errors.ts'
+import { acceptedLanguages } from './languages.ts'
+import { searchPage } from './page.ts'
+import { type Exchange, type PipelineSettings, type SearchRequest, search } from './pipeline.ts'
+import { type SessionCookies, sessionCookies } from './session.ts'
+import { TraceStore } from './traces.ts'
+
+/** The longest search text, in characters. */
+export const maxQueryLength = 200
+/** The most results a search may ask for. */
+export const maxLimit = 50
+const defaultLimit = 10
+
+/** The configuration the server reads. */
+export type ServerConfig = Pick<
+  Config,
+  'trustProxy' | 'sessionSecret' | 'rateLimits' | 'rateLimitWindow' | 'resultLimit' | 'requestTimeout'
+>
+
+/** Options of {@link createServer}. */
+export interface ServerOptions {
+  /** What the pipeline calls. */
+  backends: Backends
+  config: ServerConfig
+  /** Where the traces of requests are kept. Default: a store of this server's own. */
+  traces?: TraceStore
+  /** fastify's logger option. Default: off. */
+  logger?: boolean | { level: string }
+}
+
+/** Builds the service's fastify app, not yet listening (`listen`, or `inject` in tests). */
+export async function createServer(options: ServerOptions): Promise<FastifyInstance> {
+  const { backends, config, traces = new TraceStore(), logger = false } = options
+  const app = Fastify({ logger })
+  const stopTracing = traceInto(traces)
+  app.addHook('onClose', async () => stopTracing())
+  await app.register(weftFastify, {
+    defaultDeadline: config.requestTimeout,
+    maxDeadline: config.requestTimeout,
+  })
+  app.setErrorHandler((error, request, reply) => sendError(error, request, reply))
+  app.setNotFoundHandler((request, reply) =>
+    reply
+      .code(404)
+      .send(errorBody(404, 'NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`)),
+  )
+
+  const cookies = sessionCookies(config.sessionSecret)
+  const settings: PipelineSettings = {
+    rateLimits: { limits: config.rateLimits, window: config.rateLimitWindow },
+    resultLimit: config.resultLimit,
+    onError: (what, error) => app.log.warn({ err: error }, `side effect "${what}" failed`),
+  }
+
+  app.get('/', (_request, reply) => reply.type('text/html; charset=utf-8').send(searchPage))
+  app.get('/healthz', async () => ({ status: 'ok' }))
+
+  app.get('/search', async (request, reply) => {
+    const traceId = request.scope.span?.trace.id
+    if (traceId !== undefined) {
+      reply.header('x-trace-id', traceId)
+      traces.begin(traceId)
+    }
+    await search(
+      backends,
+      searchRequest(request, config, cookies),
+      exchange(request, reply, cookies),
+      settings,
+    )
+    return reply
+  })
+
+  app.get<{ Params: { id: string } }>('/_weft/traces/:id', async (request, reply) => {
+    const { id } = request.params
+    if (!/^[0-9a-f]{32}$/.test(id)) {
+      return reply.code(400).send(errorBody(400, 'INVALID_TRACE_ID', 'a trace id is 32 lowercase hex digits'))
+    }
+    const spans = await traces.get(id, 2000)
+    if (spans === undefined) return reply.code(404).send(errorBody(404, 'NOT_FOUND', `no trace ${id} here`))
+    return { traceId: id, spans }
+  })
+  return app
+}
+
+/** The search a request asks for, checked: a 400 {@link BadRequest} for anything wrong with it. */
+function searchRequest(
+  request: FastifyRequest,
+  config: ServerConfig,
+  cookies: SessionCookies,
+): SearchRequest {
+  const query = request.query as Record<string, unknown>
+  const q = query.q
+  if (typeof q !== 'string' || q.trim() === '') {
+    throw new BadRequest('INVALID_QUERY', 'give the search text as one "q" query parameter')
+  }
+  const text = q.trim()
+  if ([...text].length > maxQueryLength) {
+    throw new BadRequest('INVALID_QUERY', `q must be at most ${maxQueryLength} characters`)
+  }
+  if (/\p{Cc}/u.test(text)) throw new BadRequest('INVALID_QUERY', 'q must not contain control characters')
+  const limitText = query.limit ?? String(defaultLimit)
+  if (
+    typeof limitText !== 'string' ||
+    !/^\d{1,3}$/.test(limitText) ||
+    +limitText < 1 ||
+    +limitText > maxLimit
+  ) {
+    throw new BadRequest('INVALID_LIMIT', `limit must be a whole number from 1 to ${maxLimit}`)
+  }
+  return {
+    requestId: randomUUID(),
+    ip: clientAddress(request.socket.remoteAddress, request.headers['x-forwarded-for'], config.trustProxy),
+    text,
+    limit: Number(limitText),
+    languages: acceptedLanguages(request.headers['accept-language']),
+    sessionId: cookies.sessionId(request.headers.cookie),
+  }
+}
+
+/**
+ * The client's address: the socket's peer, or, behind `trustedHops` proxies (`TRUST_PROXY`), the
+ * address the farthest trusted proxy saw, from `X-Forwarded-For` (each proxy appends its peer). The
+ * header is ignored when no proxy is trusted, and refused with a 400 when any entry is not an address.
+ */
+export function clientAddress(
+  peer: string | undefined,
+  forwardedFor: string | string[] | undefined,
+  trustedHops: number,
+): string {
+  if (trustedHops === 0 || forwardedFor === undefined) {
+    if (peer === undefined)
+      throw new BadRequest('INVALID_CLIENT_ADDRESS', 'the connection has no peer address')
+    return parseIp(peer).address
+  }
+  const entries = [forwardedFor].flat().join(',').split(',')
+  const addresses = entries.map((entry) => {
+    try {
+      return parseIp(entry.trim()).address
+    } catch (error) {
+      if (!(error instanceof InvalidIpAddress)) throw error
+      throw new BadRequest('INVALID_CLIENT_ADDRESS', `X-Forwarded-For holds ${error.message}`)
+    }
+  })
+  return addresses[Math.max(0, addresses.length - trustedHops)] as string
+}
+
+/** What the pipeline does to this request's reply. */
+function exchange(request: FastifyRequest, reply: FastifyReply, cookies: SessionCookies): Exchange {
+  return {
+    setSessionCookie: (id) => {
+      reply.header('set-cookie', cookies.setCookie(id, { secure: request.protocol === 'https' }))
+    },
+    respond: (answer) => reply.code(200).send(answer),
+  }
+}
+
+function sendError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply | undefined {
+  if (reply.sent) return undefined
+  const traceId = request.scope?.span?.trace.id
+  if (traceId !== undefined) reply.header('x-trace-id', traceId)
+  if (error instanceof ServiceError) {
+    return reply
+      .code(error.status)
+      .headers(error.headers)
+      .send({ ...errorBody(error.status, error.code, error.message), ...error.details })
+  }
+  const status = (error as { statusCode?: unknown }).statusCode
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    // fastify's own refusals (a malformed URL or header): the client's fault, with fastify's code.
+    const code = String((error as { code?: unknown }).code ?? 'BAD_REQUEST')
+    return reply.code(status).send(errorBody(status, code, (error as Error).message))
+  }
+  if (isAbort(error)) {
+    // Cancelled without a deadline or a client gone: the server itself is stopping.
+    return reply.code(503).send(errorBody(503, 'CANCELLED', 'the request was cancelled'))
+  }
+  request.log.error({ err: error }, 'search failed')
+  return reply.code(500).send(errorBody(500, 'INTERNAL_ERROR', 'the search failed; see the server log'))
+}
+
+function errorBody(status: number, code: string, message: string) {
+  return { statusCode: status, code, error: STATUS_CODES[status] ?? 'Error', message }
+}
+
+// Tracing is a process-wide setting: every server of the process shares one listener, which hands
+// each trace to the stores of the servers open now; the last one to close turns it off again.
+const stores = new Set<TraceStore>()
+let restoreTracing: (() => void) | undefined
+
+function traceInto(store: TraceStore): () => void {
+  stores.add(store)
+  restoreTracing ??= configureTracing({
+    enabled: true,
+    onTrace: (trace: Trace) => {
+      for (const each of stores) each.add(trace)
+    },
+  })
+  return () => {
+    stores.delete(store)
+    if (stores.size === 0) {
+      restoreTracing?.()
+      restoreTracing = undefined
+    }
+  }
+}

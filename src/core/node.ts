@@ -5,10 +5,11 @@ import type { Span } from '../trace/span.ts'
  * A node of the cancellation tree: every scope and every task is one.
  *
  * Cancellation flows down this tree by direct calls, not through AbortSignal listeners: a fan-out of
- * 10,000 tasks would otherwise pay for 10,000 controllers and listeners that almost never fire. The
- * AbortSignal a user sees is created lazily, the first time someone asks for it, and aborted together
- * with its node. The only listener weft ever adds is one per scope on a foreign parent signal (the
- * `signal` option), and it is removed when that scope settles.
+ * 10,000 tasks would otherwise pay for 10,000 listeners on their parent's signal that almost never
+ * fire, and removing them one by one costs time quadratic in their number. A node's AbortSignal is
+ * created the first time someone asks for it (a task's when its function starts) and is aborted
+ * together with its node. The only listener weft ever adds is one per scope on a foreign parent signal
+ * (the `signal` option), and it is removed when that scope settles.
  */
 export abstract class Node {
   /** Name shown in errors and spans. */

@@ -4,6 +4,7 @@ import { ambient, Node } from '../core/node.ts'
 import { describe } from '../core/validate.ts'
 import type { Span } from '../trace/span.ts'
 import type { Entry, RequestCache } from './request-cache.ts'
+import { deliver, type Settled } from './settled.ts'
 import type { Waiter } from './waiter.ts'
 
 /** What a batch function receives besides its keys. */
@@ -40,7 +41,8 @@ export interface LoaderConfig<K, V> {
 
 const OPEN = 0 // collecting loads
 const SENT = 1 // the batch function is running
-const DONE = 2 // answered, failed or cancelled
+const DONE = 2 // answered or failed
+const CANCELLED = 3
 
 /**
  * The keys a request cache collects in a turn (or a `waitMs` window), sent to the batch function in
@@ -51,7 +53,6 @@ const DONE = 2 // answered, failed or cancelled
  * if the function asks for it.
  */
 export class Batch<K, V> implements BatchContext {
-  readonly deadline: number | undefined
   /** The neighbours in the request cache's list of batches in flight. */
   previousSent: Batch<K, V> | undefined
   nextSent: Batch<K, V> | undefined
@@ -63,31 +64,38 @@ export class Batch<K, V> implements BatchContext {
   #dropped = 0
   /** Cache hits served: with the loads of its entries, the `batch.loads` of its span. */
   #hitLoads = 0
-  /** Cache hits of this turn: they settle together with the batch, as in DataLoader. */
-  #hits: Waiter<V>[] | undefined
+  /** Cache hits of this turn, each a waiter then its cached outcome: they settle with the batch, as in DataLoader. */
+  #hits: (Waiter<V> | Settled<V>)[] | undefined
   /** Settles when the batch does: what the hits of callers that cannot be cancelled wait for. */
-  #done: Promise<void> | undefined
-  #markDone: (() => void) | undefined
+  #done: PromiseWithResolvers<void> | undefined
   #state = OPEN
   #timer: TimerHandle | undefined
   #span: Span | undefined
   /** The batch function's ambient node, when its request is traced. */
   #traced: SpanNode | undefined
   #controller: AbortController | undefined
-  #cancelled = false
+  /** Why the batch was cancelled, once it was (its signal, if made later, is made aborted). */
   #reason: unknown
 
   constructor(cache: RequestCache<K, V>) {
     this.#cache = cache
-    this.deadline = cache.request?.deadline
   }
 
   get signal(): AbortSignal {
     if (this.#controller === undefined) {
       this.#controller = new AbortController()
-      if (this.#cancelled) this.#controller.abort(this.#reason)
+      if (this.#state === CANCELLED) this.#controller.abort(this.#reason)
     }
     return this.#controller.signal
+  }
+
+  get deadline(): number | undefined {
+    return this.#cache.request?.deadline
+  }
+
+  /** What the AbortError of a cancelled load of this batch says was cancelled. */
+  get what(): string {
+    return this.#cache.what
   }
 
   /** As many keys as one call may take (`maxBatchSize`): a window need not wait for more. */
@@ -102,21 +110,17 @@ export class Batch<K, V> implements BatchContext {
   }
 
   /** A cache hit that waits for this batch before its caller gets the value. */
-  hit(waiter: Waiter<V>): void {
+  hit(waiter: Waiter<V>, cached: Settled<V>): void {
     this.#hitLoads += 1
     this.#hits ??= []
-    this.#hits.push(waiter)
+    this.#hits.push(waiter, cached)
   }
 
   /** A promise settled when this batch is, for the cache hits of callers that cannot be cancelled. */
   done(): Promise<void> {
     this.#hitLoads += 1
-    if (this.#done === undefined) {
-      this.#done = new Promise<void>((resolve) => {
-        this.#markDone = resolve
-      })
-    }
-    return this.#done
+    this.#done ??= Promise.withResolvers<void>()
+    return this.#done.promise
   }
 
   /** Sends the batch when `ms` have passed, unless it is sent earlier (once full). */
@@ -172,7 +176,8 @@ export class Batch<K, V> implements BatchContext {
     }
     const { maxBatchSize } = cache.config
     if (entries.length <= maxBatchSize) {
-      this.#claim(entries)
+      this.#entries = entries
+      this.#wanted = entries.length
       this.#call()
       return
     }
@@ -277,7 +282,7 @@ export class Batch<K, V> implements BatchContext {
   /** Every waiter is gone, or the request was cancelled: the keys fail, then the batch's signal fires. */
   cancel(reason: unknown): void {
     if (!this.#finish()) return
-    this.#cancelled = true
+    this.#state = CANCELLED
     this.#reason = reason
     const error = new AbortError(`batch of "${this.#cache.config.name}"`, reason)
     for (const entry of this.#entries) {
@@ -312,7 +317,7 @@ export class Batch<K, V> implements BatchContext {
     // An Error as a value is that key's answer: cached like any other, as in DataLoader.
     if (value instanceof Error) entry.reject(value)
     else entry.resolve(value)
-    this.#cache.answered(entry)
+    this.#cache.answered(entry, value)
   }
 
   #fail(entry: Entry<K, V>, error: unknown): void {
@@ -322,11 +327,11 @@ export class Batch<K, V> implements BatchContext {
   }
 
   #deliverHits(): void {
-    this.#markDone?.()
+    this.#done?.resolve()
     const hits = this.#hits
     if (hits === undefined) return
     this.#hits = undefined
-    for (const waiter of hits) waiter.deliver()
+    for (let i = 0; i < hits.length; i += 2) deliver(hits[i] as Waiter<V>, hits[i + 1] as Settled<V>)
   }
 }
 

@@ -47,7 +47,7 @@ export class Flight<T> extends Shared<T> {
     )
   }
 
-  protected describe(): string {
+  describe(): string {
     return this.#what
   }
 

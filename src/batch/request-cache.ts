@@ -1,27 +1,29 @@
 import { ambient, Node } from '../core/node.ts'
 import { Batch, type LoaderConfig } from './batch.ts'
+import { cache, type Settled, unwrap } from './settled.ts'
 import type { Counters } from './stats.ts'
-import { cancelled, Shared } from './waiter.ts'
+import { cancelled, Shared, Waiter } from './waiter.ts'
 
 /** One key of a request cache: the value being fetched, or fetched already. */
 export class Entry<K, V> extends Shared<V> {
   readonly key: K
   readonly cacheKey: unknown
-  readonly #name: string
   /** The batch fetching it; undefined once it has its value (or for a primed one). */
   batch: Batch<K, V> | undefined
   /** Loads that asked for it while it was being fetched (for the batch's span). */
   loads = 0
+  /** Whether the request cache holds it (it is let go once settled, cleared or failed). */
+  cached = true
 
-  constructor(name: string, key: K, cacheKey: unknown) {
+  constructor(key: K, cacheKey: unknown) {
     super()
-    this.#name = name
     this.key = key
     this.cacheKey = cacheKey
   }
 
-  protected describe(): string {
-    return `load of "${this.#name}"`
+  // Only a pending entry has callers to cancel, and a pending entry has its batch.
+  describe(): string {
+    return this.batch?.what ?? 'load'
   }
 
   protected onWanted(): void {
@@ -47,7 +49,10 @@ export class RequestCache<K, V> extends Node {
   /** The request's outermost scope; undefined outside any scope. */
   readonly request: Node | undefined
   readonly counters: Counters
-  readonly #entries = new Map<unknown, Entry<K, V>>()
+  /** What the AbortError of a cancelled load says was cancelled. */
+  readonly what: string
+  /** Each key's Entry while it is being fetched, then its settled value, as the cache keeps it. */
+  readonly #entries = new Map<unknown, Entry<K, V> | Settled<V>>()
   /** The batch new keys go to. */
   #open: Batch<K, V> | undefined
   /** Batches to send at the end of this turn; `#spare` is the list being sent (two, to reuse them). */
@@ -56,22 +61,14 @@ export class RequestCache<K, V> extends Node {
   #flushing = false
   /** Batches in flight, newest first. */
   #flying: Batch<K, V> | undefined
-  /** Makes `#flush` run at the end of the current turn; see `#arm`. */
-  #wake: () => void
 
   constructor(config: LoaderConfig<K, V>, root: Node | undefined, counters: Counters) {
     super(config.name, root?.deadline, undefined)
     this.config = config
     this.request = root
     this.counters = counters
-    if (root === undefined) {
-      this.#wake = () => resolved.then(this.#tick)
-    } else {
-      this.#wake = noop
-      // Batches run in their request's context, not in that of whichever load came first (whose
-      // cancellation must not reach the others). Entering a context costs a new frame; arming the
-      // flush from inside the request's context once lets every later flush start in it for free.
-      ambient.run(root, () => this.#arm())
+    this.what = `load of "${config.name}"`
+    if (root !== undefined) {
       root.adopt(this)
       if (root.aborted) this.abort(root.reason)
     }
@@ -92,7 +89,7 @@ export class RequestCache<K, V> extends Node {
    */
   load(key: K, owner: Node | undefined, signal: AbortSignal | undefined): Promise<V> {
     if (owner === undefined ? signal?.aborted : owner.aborted) {
-      return cancelled(`load of "${this.config.name}"`, owner === undefined ? signal?.reason : owner.reason)
+      return cancelled(this.what, owner === undefined ? signal?.reason : owner.reason)
     }
     // The request's cancellation reaches its batches directly: a load made in the request's own
     // scope (rather than in a task or a nested scope) needs no waiter of its own.
@@ -100,9 +97,9 @@ export class RequestCache<K, V> extends Node {
     this.counters.load()
     const { cacheKey: toCacheKey } = this.config
     const cacheKey = toCacheKey === undefined ? key : toCacheKey(key)
-    let entry = this.#entries.get(cacheKey)
-    if (entry === undefined) {
-      entry = new Entry<K, V>(this.config.name, key, cacheKey)
+    const cached = this.#entries.get(cacheKey)
+    if (cached === undefined) {
+      const entry = new Entry<K, V>(key, cacheKey)
       this.#entries.set(cacheKey, entry)
       const batch = this.#batch()
       batch.add(entry)
@@ -111,15 +108,17 @@ export class RequestCache<K, V> extends Node {
       if (this.config.waitMs > 0 && batch.full) batch.endWindow()
       return promise
     }
-    if (entry.pending) {
-      entry.loads += 1
-      return entry.join(caller, signal)
+    if (cached instanceof Entry) {
+      cached.loads += 1
+      return cached.join(caller, signal)
     }
     // A hit settles together with this turn's batch, so that loads depending on it issue theirs in
     // lock-step with the other loads of the turn (DataLoader's documented behaviour).
-    if (caller === undefined && signal === undefined) return entry.after(this.#batch().done())
-    const waiter = entry.later(caller, signal)
-    this.#batch().hit(waiter)
+    const batch = this.#batch()
+    if (caller === undefined && signal === undefined) return batch.done().then(() => unwrap(cached))
+    const waiter = new Waiter<V>(this.what, caller, signal)
+    waiter.listen()
+    batch.hit(waiter, cached)
     return waiter.promise
   }
 
@@ -128,37 +127,43 @@ export class RequestCache<K, V> extends Node {
     if (this.request === undefined) return // nothing is cached outside a request
     const { cacheKey: toCacheKey } = this.config
     const cacheKey = toCacheKey === undefined ? key : toCacheKey(key)
-    if (this.#entries.has(cacheKey)) return
-    const entry = new Entry<K, V>(this.config.name, key, cacheKey)
-    if (value instanceof Error) entry.reject(value)
-    else entry.resolve(value)
-    this.#entries.set(cacheKey, entry)
+    if (!this.#entries.has(cacheKey)) this.#entries.set(cacheKey, cache(value))
   }
 
   /** Forgets `key`: the next load fetches it again. A fetch under way still answers its waiters. */
   clear(key: K): void {
     const { cacheKey: toCacheKey } = this.config
-    this.#entries.delete(toCacheKey === undefined ? key : toCacheKey(key))
+    const cacheKey = toCacheKey === undefined ? key : toCacheKey(key)
+    const cached = this.#entries.get(cacheKey)
+    if (cached instanceof Entry) cached.cached = false
+    this.#entries.delete(cacheKey)
   }
 
   clearAll(): void {
+    for (const cached of this.#entries.values()) if (cached instanceof Entry) cached.cached = false
     this.#entries.clear()
   }
 
   /** Drops `entry` if it is still the cached one for its key. */
   forget(entry: Entry<K, V>): void {
-    if (this.#entries.get(entry.cacheKey) === entry) this.#entries.delete(entry.cacheKey)
+    if (!entry.cached) return
+    entry.cached = false
+    this.#entries.delete(entry.cacheKey)
   }
 
-  /** `entry` has its value: outside a request, that is when it is forgotten. */
-  answered(entry: Entry<K, V>): void {
-    if (this.request === undefined) this.forget(entry)
+  /** `entry` has its value (an Error for a failed key): the cache keeps that instead of the entry. */
+  answered(entry: Entry<K, V>, value: V | Error): void {
+    if (!entry.cached) return
+    entry.cached = false
+    // Outside a request, that is when the key is forgotten.
+    if (this.request === undefined) this.#entries.delete(entry.cacheKey)
+    else this.#entries.set(entry.cacheKey, cache(value))
   }
 
   /** `batch` is to be sent at the end of this turn. */
   due(batch: Batch<K, V>): void {
     this.#due.push(batch)
-    if (this.#due.length === 1 && !this.#flushing) this.#wake()
+    if (this.#due.length === 1 && !this.#flushing) resolved.then(this.#tick)
   }
 
   /** `batch` was sent: later loads go to a new one. */
@@ -209,8 +214,18 @@ export class RequestCache<K, V> extends Node {
     process.nextTick(this.#flush)
   }
 
+  /**
+   * Sends the batches due. They run in their request's context, not in that of whichever load came
+   * first (whose cancellation must not reach the others): entering it is needed only when the first
+   * load of the turn was made elsewhere than in the request's own scope.
+   */
   readonly #flush = (): void => {
-    if (this.request !== undefined) this.#arm()
+    if (ambient.getStore() === this.request) this.#sendDue()
+    else if (this.request === undefined) ambient.exit(this.#sendDue)
+    else ambient.run(this.request, this.#sendDue)
+  }
+
+  readonly #sendDue = (): void => {
     // Batches made due while these are sent (by a batch function that loads) wait for the next turn.
     const sending = this.#due
     this.#due = this.#spare
@@ -222,21 +237,8 @@ export class RequestCache<K, V> extends Node {
       this.#flushing = false
       sending.length = 0
     }
-    if (this.#due.length > 0) this.#wake()
-  }
-
-  /**
-   * Prepares the next wake-up: a promise whose reaction (the flush) was registered here, in the
-   * request's context, so the flush runs in that context whoever resolves it.
-   */
-  #arm(): void {
-    const gate = new Promise<void>((open) => {
-      this.#wake = open
-    })
-    gate.then(this.#tick)
+    if (this.#due.length > 0) resolved.then(this.#tick)
   }
 }
 
 const resolved = Promise.resolve()
-
-function noop(): void {}

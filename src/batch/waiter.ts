@@ -33,12 +33,10 @@ export abstract class Shared<T> {
   #promise: Promise<T> | undefined
   #resolve: ((value: T) => void) | undefined
   #reject: ((error: unknown) => void) | undefined
-  /** Waiters not yet settled, oldest first: a linked list, so a key with one caller costs no array. */
-  #first: Waiter<T> | undefined
-  #last: Waiter<T> | undefined
+  /** Waiters not yet settled, newest first: a linked list, so a key with one caller costs no array. */
+  #waiters: Waiter<T> | undefined
   /** Callers still interested: each waiter, plus one for the shared promise (which never gives up). */
   #live = 0
-  #unwrap: (() => T) | undefined
 
   get pending(): boolean {
     return this.#state === PENDING
@@ -50,7 +48,7 @@ export abstract class Shared<T> {
   }
 
   /** What the AbortError of a cancelled caller says was cancelled, e.g. `load of "users"`. */
-  protected abstract describe(): string
+  abstract describe(): string
 
   /** The number of interested callers went from 0 to 1. */
   protected abstract onWanted(): void
@@ -66,25 +64,15 @@ export abstract class Shared<T> {
   join(owner: Node | undefined, signal: AbortSignal | undefined): Promise<T> {
     if (this.#state !== PENDING) return this.settledPromise()
     if (owner === undefined && signal === undefined) return this.#shared()
-    const last = this.#last
-    if (last !== undefined && last.owner === owner && last.cancelSignal === signal) return last.promise
-    const waiter = new Waiter<T>(this, owner, signal)
-    if (last === undefined) this.#first = waiter
-    else last.next = waiter
-    this.#last = waiter
+    const latest = this.#waiters
+    if (latest !== undefined && latest.owner === owner && latest.cancelSignal === signal)
+      return latest.promise
+    const waiter = new Waiter<T>(this.describe(), owner, signal, this)
+    waiter.next = latest
+    this.#waiters = waiter
     if (++this.#live === 1) this.onWanted()
     waiter.listen()
     return waiter.promise
-  }
-
-  /**
-   * A waiter for this outcome, already settled, that its caller receives only when `deliver()` is
-   * called: how a cache hit waits for the batch of its turn. It can be cancelled meanwhile.
-   */
-  later(owner: Node | undefined, signal: AbortSignal | undefined): Waiter<T> {
-    const waiter = new Waiter<T>(this, owner, signal)
-    waiter.listen()
-    return waiter
   }
 
   #shared(): Promise<T> {
@@ -98,18 +86,8 @@ export abstract class Shared<T> {
     return this.#promise
   }
 
-  /** For a settled outcome: a promise of it, settled once `gate` is (for callers that cannot be cancelled). */
-  after(gate: Promise<void>): Promise<T> {
-    this.#unwrap ??= () => {
-      if (this.#state === FULFILLED) return this.#value as T
-      throw this.#value
-    }
-    return gate.then(this.#unwrap)
-  }
-
   /** A promise of the outcome once it has settled (a caller who cannot be cancelled any more). */
   settledPromise(): Promise<T> {
-    if (this.#promise !== undefined) return this.#promise
     if (this.#state === FULFILLED) return Promise.resolve(this.#value as T)
     const rejected = Promise.reject(this.#value)
     rejected.catch(ignore)
@@ -130,21 +108,6 @@ export abstract class Shared<T> {
     if (this.#state === PENDING && --this.#live === 0) this.onAbandoned(reason)
   }
 
-  /** @internal Whether the settled outcome is a value (else an error). */
-  get fulfilled(): boolean {
-    return this.#state === FULFILLED
-  }
-
-  /** @internal The settled value or error. */
-  get outcome(): unknown {
-    return this.#value
-  }
-
-  /** @internal */
-  abortError(reason: unknown): AbortError {
-    return new AbortError(this.describe(), reason)
-  }
-
   #settle(state: State, value: unknown, quiet: boolean): void {
     if (this.#state !== PENDING) return
     this.#state = state
@@ -155,11 +118,19 @@ export abstract class Shared<T> {
         if (quiet) this.#promise.catch(ignore)
         this.#reject?.(value)
       }
-      this.#resolve = this.#reject = undefined
+      // Those callers hold the promise: the outcome need not keep it.
+      this.#promise = this.#resolve = this.#reject = undefined
     }
-    let waiter = this.#first
-    this.#first = this.#last = undefined
-    while (waiter !== undefined) {
+    // Newest first in the list: reversed, so that callers hear in the order they asked.
+    let oldest: Waiter<T> | undefined
+    for (let waiter = this.#waiters; waiter !== undefined; ) {
+      const next = waiter.next
+      waiter.next = oldest
+      oldest = waiter
+      waiter = next
+    }
+    this.#waiters = undefined
+    for (let waiter = oldest; waiter !== undefined; ) {
       const next = waiter.next
       waiter.next = undefined
       waiter.settle(state === FULFILLED, value, quiet)
@@ -169,10 +140,11 @@ export abstract class Shared<T> {
 }
 
 /**
- * One caller waiting for a {@link Shared} outcome, as a leaf of the cancellation tree: adopted by the
- * caller's task or scope, it is cancelled in the same walk that cancels them, with no AbortSignal
- * and no listener (the costs a per-load listener would add to every load). Cancelled, it rejects
- * its caller's promise with an AbortError and tells the outcome one caller fewer is waiting.
+ * One caller waiting for a {@link Shared} outcome (or, for a cache hit, for the batch of its turn),
+ * as a leaf of the cancellation tree: adopted by the caller's task or scope, it is cancelled in the
+ * same walk that cancels them, with no AbortSignal and no listener (the costs a per-load listener
+ * would add to every load). Cancelled, it rejects its caller's promise with an AbortError and tells
+ * the outcome one caller fewer is waiting.
  */
 export class Waiter<T> extends Node {
   /** The caller's task or scope, whose cancellation cancels this waiter. */
@@ -182,13 +154,18 @@ export class Waiter<T> extends Node {
   readonly promise: Promise<T>
   /** The next waiter of the same outcome. */
   next: Waiter<T> | undefined
-  #target: Shared<T> | undefined
+  /** What a cancellation says was cancelled. */
+  readonly #what: string
+  /** The outcome waited for; undefined for a cache hit, which waits for no fetch. */
+  readonly #target: Shared<T> | undefined
+  #settled = false
   #resolve!: (value: T) => void
   #reject!: (error: unknown) => void
   #listener: (() => void) | undefined
 
-  constructor(target: Shared<T>, owner: Node | undefined, signal: AbortSignal | undefined) {
+  constructor(what: string, owner: Node | undefined, signal: AbortSignal | undefined, target?: Shared<T>) {
     super('waiter', undefined, undefined)
+    this.#what = what
     this.owner = owner
     this.cancelSignal = signal
     this.#target = target
@@ -213,12 +190,6 @@ export class Waiter<T> extends Node {
     }
   }
 
-  /** @internal Hands a deferred waiter ({@link Shared.later}) the outcome it waited for. */
-  deliver(): void {
-    const target = this.#target
-    if (target !== undefined) this.settle(target.fulfilled, target.outcome, false)
-  }
-
   // A waiter is never the ambient node, so nothing reads these; they name its owner's.
   get scope(): Node {
     return this.owner?.scope ?? this
@@ -230,8 +201,8 @@ export class Waiter<T> extends Node {
 
   /** @internal Settles the caller's promise, unless it was cancelled already. */
   settle(ok: boolean, value: unknown, quiet: boolean): void {
-    if (this.#target === undefined) return
-    this.#target = undefined
+    if (this.#settled) return
+    this.#settled = true
     this.#detach()
     if (ok) this.#resolve(value as T)
     else {
@@ -241,14 +212,13 @@ export class Waiter<T> extends Node {
   }
 
   protected onAbort(reason: unknown): void {
-    const target = this.#target
-    if (target === undefined) return
-    this.#target = undefined
+    if (this.#settled) return
+    this.#settled = true
     this.#detach()
     // A cancelled caller may well have stopped listening: its rejection must not count as unhandled.
     this.promise.catch(ignore)
-    this.#reject(target.abortError(reason))
-    target.left(reason)
+    this.#reject(new AbortError(this.#what, reason))
+    this.#target?.left(reason)
   }
 
   #detach(): void {

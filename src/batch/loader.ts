@@ -40,14 +40,21 @@ const knownOptions = new Set(['maxBatchSize', 'waitMs', 'cacheKey'])
  * Define a loader once, at module level, and call it from anywhere: it works through an instance
  * per request, found from the ambient scope, so each request has its own cache and values never
  * leak from one request (or user) to another. The request is the outermost scope: the scopes nested
- * in it share its cache. Outside any scope, the loads of one turn still form one batch, but nothing
+ * in it share its cache, which lasts as long as it does (open a scope per unit of work in a
+ * long-lived process). Outside any scope, the loads of one turn still form one batch, but nothing
  * is cached once the batch has answered.
  *
  * `batchFn(keys, { signal, deadline })` returns (or promises) the values in the order of the keys,
  * or a Map from key to value; an Error as a value fails that key alone, and a throwing batch
- * function fails the keys of that batch only. A cancelled load rejects at once with an AbortError;
- * when every load of a key is cancelled the key leaves the batch, and when every key of a batch
- * sent already is, the batch's `signal` aborts.
+ * function fails the keys of that batch only. It runs in its request's context, never in that of
+ * the load that happened to come first: the ambient scope, signal and deadline are the request's,
+ * and when the request is traced, the batch's span (`<name>.batch`, under the request's root span)
+ * is the ambient span. A load that hits the cache resolves together with the batch of its turn, as
+ * in DataLoader, so that the loads depending on it batch with the others.
+ *
+ * A cancelled load (its task or scope cancelled, or `options.signal` aborted) rejects at once with
+ * an AbortError, alone; when every load of a key is cancelled the key leaves its batch, and when
+ * every key of a batch already sent is, or the request is cancelled, the batch's `signal` aborts.
  *
  * @example
  * ```ts

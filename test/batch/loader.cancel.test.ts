@@ -64,6 +64,52 @@ describe('a cancelled load', () => {
   })
 
   test(
+    'with an explicit signal is not cancelled with its task: the signal overrides the ambient one',
+    inVirtualTime(async () => {
+      const { batchFn, calls } = manual<number, number>()
+      const numbers = loader('numbers', batchFn)
+      const own = new AbortController()
+      await scope(async (s) => {
+        let load: Promise<number> | undefined
+        const task = s.spawn('starts a load', async () => {
+          load = numbers.load(1, { signal: own.signal })
+          await sleep(1000)
+        })
+        await nextTurn()
+        task.cancel('task no longer needed')
+        calls[0]?.answer([10])
+        assert.equal(await load, 10)
+      })
+    }),
+  )
+
+  test(
+    'of a task that returned without awaiting it still settles, and is cancelled with the scope',
+    inVirtualTime(async (clock) => {
+      const { batchFn, calls } = manual<number, number>()
+      const numbers = loader('numbers', batchFn)
+      const loads: Promise<number>[] = []
+      const request = rejection(
+        scope({ deadline: 100 }, async (s) => {
+          await s.spawn('fires and forgets', () => {
+            loads.push(numbers.load(1), numbers.load(2))
+          })
+          await nextTurn()
+          calls[0]?.answer(new Map([[1, 10]]).set(2, 20))
+          assert.deepEqual(await Promise.all(loads), [10, 20])
+          s.spawn('another', () => {
+            loads.push(numbers.load(3))
+          })
+          await sleep(1000)
+        }),
+      )
+      await clock.advance(100)
+      assert.equal(((await request) as Error).name, 'DeadlineExceeded')
+      assert.ok((await rejection(loads[2] ?? Promise.resolve())) instanceof AbortError)
+    }),
+  )
+
+  test(
     'that nobody awaits leaves no unhandled rejection',
     inVirtualTime(async () => {
       const { batchFn } = manual<number, number>()

@@ -64,6 +64,19 @@ test('the batch function runs in its request context, not in that of the load th
   assert.deepEqual(seen, [{ scope: 'request', aborted: false }])
 })
 
+test(
+  "the batch function's context carries the request's deadline",
+  inVirtualTime(async (clock) => {
+    const { batchFn, calls } = recording((id: number) => id)
+    const numbers = loader('numbers', batchFn)
+    const start = clock.now()
+    await scope({ deadline: 500 }, (s) =>
+      s.spawn('nested', () => scope({ deadline: 100 }, () => numbers.load(1))),
+    )
+    assert.equal(calls[0]?.context.deadline, start + 500)
+  }),
+)
+
 test('outside any scope, loads of one turn still form one batch', async () => {
   const { batchFn, keysOf } = recording((id: number) => id * 10)
   const numbers = loader('numbers', batchFn)

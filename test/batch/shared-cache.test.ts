@@ -3,9 +3,9 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { AbortError, currentScope, scope, sleep, type Trace } from 'weft'
-import { type CacheStore, memoryStore, sharedCache } from 'weft/batch'
+import { type CacheStore, loader, memoryStore, sharedCache } from 'weft/batch'
 import { inVirtualTime, rejection } from '../core/support.ts'
-import { nextTurn } from './support.ts'
+import { nextTurn, recording } from './support.ts'
 
 /** A memory store that counts its calls and records the times to live it is given. */
 function countingStore(inner: CacheStore = memoryStore()) {
@@ -466,4 +466,18 @@ test('each lookup of a traced request is a span saying how it was answered, and 
     { 'cache.key': 'a', 'cache.outcome': 'miss', 'cache.shared': true },
     { 'cache.key': 'a', 'cache.outcome': 'hit' },
   ])
+})
+
+test('a shared cache in front of a loader: concurrent misses of a key make one load of it', async () => {
+  const { batchFn, keysOf } = recording((id: number) => `user ${id}`)
+  const users = loader('users', batchFn)
+  const cache = sharedCache<string>({ ttl: 60_000 })
+  const cachedUser = (id: number) => cache.getOrLoad(`user:${id}`, () => users.load(id))
+  const names = await scope(async (s) => {
+    const first = await Promise.all([s.spawn(() => cachedUser(1)), s.spawn(() => cachedUser(1))])
+    return [...first, await cachedUser(1)]
+  })
+  assert.deepEqual(names, ['user 1', 'user 1', 'user 1'])
+  assert.deepEqual(keysOf(), [[1]])
+  await cache.idle()
 })

@@ -1,8 +1,8 @@
 /**
  * The attribute queries of step 3: one per thing known about the visitor (what they typed, their
- * country, their language, where they are, what they searched before), each a database query with
- * the memcache key its answer is cached under. Queries whose attribute is unknown (no location: no
- * country, no nearby places) are left out.
+ * country, each of their languages, where they are, what they searched before), each a database
+ * query with the memcache key its answer is cached under. Queries whose attribute is unknown (no
+ * location: no country, no nearby places) are left out.
  */
 import { createHash } from 'node:crypto'
 import type { Backends, City } from './backend-calls.ts'
@@ -18,6 +18,8 @@ export type Attribute = (typeof attributes)[number]
 /** One attribute query. */
 export interface AttributeQuery {
   readonly attribute: Attribute
+  /** Names its task (`query <name>`): the attribute, with its value where there can be several (`language pt`). */
+  readonly name: string
   /** Where its answer is cached in memcache. */
   readonly cacheKey: string
   /**
@@ -39,6 +41,7 @@ export function attributeQueries(searcher: Searcher): AttributeQuery[] {
   const queries: AttributeQuery[] = [
     {
       attribute: 'query text',
+      name: 'text',
       cacheKey: cacheKey('text', prefix),
       essential: true,
       run: async (database) => (await database.citiesStartingWith([prefix]))[0] ?? [],
@@ -48,15 +51,16 @@ export function attributeQueries(searcher: Searcher): AttributeQuery[] {
   if (country != null) {
     queries.push({
       attribute: 'country',
+      name: 'country',
       cacheKey: cacheKey(`country:${country}`, prefix),
       essential: false,
       run: (database) => database.citiesInCountries([country], prefix),
     })
   }
-  const language = languages[0]
-  if (language !== undefined) {
+  for (const language of languages) {
     queries.push({
       attribute: 'language',
+      name: `language ${language}`,
       cacheKey: cacheKey(`language:${language}`, prefix),
       essential: false,
       run: (database) => database.citiesInCountries(countriesSpeaking(language), prefix),
@@ -65,6 +69,7 @@ export function attributeQueries(searcher: Searcher): AttributeQuery[] {
   if (place !== undefined) {
     queries.push({
       attribute: 'nearby',
+      name: 'nearby',
       cacheKey: cacheKey(`nearby:${geoCell(place.lat, place.lon)}`, prefix),
       essential: false,
       run: (database) => database.citiesInCells(nearbyCells(place.lat, place.lon), prefix),
@@ -74,6 +79,7 @@ export function attributeQueries(searcher: Searcher): AttributeQuery[] {
   if (earlier.length > 0) {
     queries.push({
       attribute: 'recent searches',
+      name: 'recent searches',
       cacheKey: cacheKey('recent', earlier.join('\n')),
       essential: false,
       run: async (database) =>

@@ -1,8 +1,8 @@
 /**
  * The search pipeline: the seed's "very basic search engine", one function per step.
  *
- * 1. In parallel: geocode the IP (RPC); look the IP up in the IP database, then count the request in
- *    N rate limiters on N memcache shards at once; find the session in memcache, or create one and
+ * 1. In parallel: geocode the IP (RPC); look the IP up in the IP database (memcache first), then
+ *    count the request in N rate limiters on N memcache shards at once; find the session in memcache, or create one and
  *    then, in parallel, enqueue "save session", put it in memcache, set the cookie.
  * 2. Wait for the geocode and the session.
  * 3. In parallel, N attribute queries (text, country, language, nearby, recent searches): each memcache
@@ -26,9 +26,9 @@
  * to `onError`. A request over the rate limits leaves no side effect but its count in the limiters: a
  * new session is saved, cached and set only once the limits have let the request through.
  */
-import { asCompleted, clock, currentSignal, currentSpan, isAbort, scope, type Task } from 'weft'
+import { asCompleted, clock, currentSignal, currentSpan, isAbort, type Scope, scope, type Task } from 'weft'
 import { type AttributeQuery, attributeQueries, attributeTtl } from './attributes.ts'
-import type { Backends, City, Place, RankingDecision } from './backend-calls.ts'
+import type { Backends, City, IpNetwork, Place, RankingDecision } from './backend-calls.ts'
 import { limiterNames } from './config.ts'
 import { type Degradation, Degradations, optional } from './degradation.ts'
 import { BackendDown, OverLimit } from './errors.ts'
@@ -144,8 +144,9 @@ function geocode(backends: Backends, ip: string, notes: Degradations): Promise<P
 }
 
 /**
- * Step 1b: the client's network from the IP database, then every rate limiter at once, each on its
- * own shard. Throws `OverLimit` as soon as one count is over its limit, which cancels the request.
+ * Step 1b: the client's network from the IP database (memcache first), then every rate limiter at
+ * once, each on its own shard. Throws `OverLimit` as soon as one count is over its limit, which
+ * cancels the request.
  */
 function checkRateLimits(
   backends: Backends,
@@ -154,9 +155,7 @@ function checkRateLimits(
   notes: Degradations,
 ): Promise<void> {
   return scope({ name: 'rate limits' }, async (r) => {
-    const network = await r.spawn('ip database', () =>
-      optional(notes, 'database', 'no AS rate limit', () => backends.database.networkOf(ip), undefined),
-    )
+    const network = await lookUpNetwork(r, backends, ip, notes)
     const { index, retryAfter } = windowAt(clock().now(), policy.window)
     const counts = limitersFor(ip, network, policy).map((limiter) =>
       r.spawn(`limiter ${limiter.name}`, async () => ({
@@ -168,6 +167,45 @@ function checkRateLimits(
       if (count > limiter.limit) throw new OverLimit(limiter.name, limiter.limit, retryAfter)
     }
   })
+}
+
+/**
+ * The client's range of the IP database: memcache first, the database on a miss, memcache repopulated
+ * (in the background of `r`, while the limiters count) with what it said, "no range" included.
+ */
+async function lookUpNetwork(
+  r: Scope,
+  backends: Backends,
+  ip: string,
+  notes: Degradations,
+): Promise<IpNetwork | undefined> {
+  const { memcache, database } = backends
+  const key = `network:${ip}`
+  const cached = await r.spawn('network from memcache', () =>
+    optional(notes, 'memcache', 'network read from the database', () => memcache.get(key), undefined),
+  )
+  if (isCachedNetwork(cached)) return cached.network ?? undefined
+  const found = await r.spawn('ip database', () =>
+    optional(
+      notes,
+      'database',
+      'no AS rate limit',
+      async () => ({ network: (await database.networkOf(ip)) ?? null }),
+      undefined,
+    ),
+  )
+  if (found === undefined) return undefined // the database failed: nothing to remember
+  r.spawn('network to memcache', () =>
+    optional(notes, 'memcache', 'network not cached', () => memcache.set(key, found, networkTtl), undefined),
+  )
+  return found.network ?? undefined
+}
+
+/** How long memcache remembers an address's network, in seconds. */
+const networkTtl = 3600
+
+function isCachedNetwork(value: unknown): value is { network: IpNetwork | null } {
+  return typeof value === 'object' && value !== null && 'network' in value
 }
 
 /** One limiter's count of this request, on its shard; a shard that fails counts 0 (fails open). */
@@ -273,7 +311,7 @@ function rankAttributeQueries(
   return scope({ name: 'attribute queries' }, async (s) => {
     const ranking = new Ranking(searcher, resultLimit)
     const queries = attributeQueries(searcher).map((query) =>
-      s.spawn(`query ${query.attribute}`, () => runAttributeQuery(backends, query, notes)),
+      s.spawn(`query ${query.name}`, () => runAttributeQuery(backends, query, notes)),
     )
     for await (const found of asCompleted(queries))
       ranking.add(found.query.attribute, found.cities, found.served)
@@ -286,12 +324,12 @@ function rankAttributeQueries(
  * result rate limits are looked up.
  */
 function runAttributeQuery(backends: Backends, query: AttributeQuery, notes: Degradations): Promise<Found> {
-  return scope({ name: query.attribute }, async (q) => {
+  return scope({ name: query.name }, async (q) => {
     const cached = await q.spawn('memcache', () =>
       optional(
         notes,
         'memcache',
-        `${query.attribute} query not cached`,
+        `${query.name} query not cached`,
         () => backends.memcache.get(query.cacheKey),
         undefined,
       ),
@@ -303,7 +341,7 @@ function runAttributeQuery(backends: Backends, query: AttributeQuery, notes: Deg
         optional(
           notes,
           'memcache',
-          `${query.attribute} query not cached`,
+          `${query.name} query not cached`,
           () => backends.memcache.set(query.cacheKey, fresh, attributeTtl),
           undefined,
         ),
@@ -338,7 +376,7 @@ async function queryDatabase(
       throw signal.aborted ? error : new BackendDown('database', error)
     }
   }
-  return optional(notes, 'database', `no ${query.attribute} results`, () => query.run(backends.database), [])
+  return optional(notes, 'database', `no ${query.name} results`, () => query.run(backends.database), [])
 }
 
 /**

@@ -10,7 +10,7 @@
 import type { Attribute } from './attributes.ts'
 import type { City, Place } from './backend-calls.ts'
 import { searchKey } from './data/search-key.ts'
-import { languageName } from './languages.ts'
+import { countriesSpeaking, languageName } from './languages.ts'
 
 /** Who is searching for what: what the ranking compares places to. */
 export interface Searcher {
@@ -124,9 +124,9 @@ export class Ranking {
     if (found.has('country') && place?.country === city.country) {
       parts.push([weights.country, `in your country (${city.country})`])
     }
-    if (found.has('language')) {
-      const language = this.#searcher.languages[0]
-      if (language !== undefined) parts.push([weights.language, `where ${languageName(language)} is spoken`])
+    const language = this.#searcher.languages.find((code) => countriesSpeaking(code).includes(city.country))
+    if (found.has('language') && language !== undefined) {
+      parts.push([weights.language, `where ${languageName(language)} is spoken`])
     }
     const searched = this.#recentKeys.find(({ key }) => key !== '' && nameKey.startsWith(key))
     if (found.has('recent searches') && searched !== undefined) {

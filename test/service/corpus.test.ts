@@ -31,7 +31,9 @@ test('finds places by prefix within countries and within geo cells', async () =>
   const places = corpus(db)
   const inCountries = await scope(() => places.citiesInCountries(['GB', 'US'], 'lis'))
   assert.equal(names(inCountries)[0], 'Lisburn, GB')
-  assert.ok(inCountries.length > 2 && inCountries.every(({ country }) => country === 'GB' || country === 'US'))
+  assert.ok(
+    inCountries.length > 2 && inCountries.every(({ country }) => country === 'GB' || country === 'US'),
+  )
   const near = await scope(() => places.citiesInCells(nearbyCells(38.72, -9.14), 'lis'))
   assert.deepEqual(names(near), ['Lisbon, PT'])
   assert.deepEqual(await scope(() => places.citiesInCells([geoCell(0, 0)], 'lis')), [])

@@ -53,6 +53,8 @@ const CANCELLED = 3
  * if the function asks for it.
  */
 export class Batch<K, V> implements BatchContext {
+  /** The next in the request cache's list of batches due to be sent. */
+  nextDue: Batch<K, V> | undefined
   /** The neighbours in the request cache's list of batches in flight. */
   previousSent: Batch<K, V> | undefined
   nextSent: Batch<K, V> | undefined
@@ -286,7 +288,6 @@ export class Batch<K, V> implements BatchContext {
     this.#reason = reason
     const error = new AbortError(`batch of "${this.#cache.config.name}"`, reason)
     for (const entry of this.#entries) {
-      entry.batch = undefined
       this.#cache.forget(entry)
       entry.reject(error, true)
     }
@@ -313,7 +314,6 @@ export class Batch<K, V> implements BatchContext {
   }
 
   #settle(entry: Entry<K, V>, value: V | Error): void {
-    entry.batch = undefined
     // An Error as a value is that key's answer: cached like any other, as in DataLoader.
     if (value instanceof Error) entry.reject(value)
     else entry.resolve(value)
@@ -321,7 +321,6 @@ export class Batch<K, V> implements BatchContext {
   }
 
   #fail(entry: Entry<K, V>, error: unknown): void {
-    entry.batch = undefined
     this.#cache.forget(entry)
     entry.reject(error)
   }

@@ -8,7 +8,7 @@ import { cancelled, Shared, Waiter } from './waiter.ts'
 export class Entry<K, V> extends Shared<V> {
   readonly key: K
   readonly cacheKey: unknown
-  /** The batch fetching it; undefined once it has its value (or for a primed one). */
+  /** The batch fetching it (then the last one that did: a settled entry is let go at once). */
   batch: Batch<K, V> | undefined
   /** Loads that asked for it while it was being fetched (for the batch's span). */
   loads = 0
@@ -55,10 +55,9 @@ export class RequestCache<K, V> extends Node {
   readonly #entries = new Map<unknown, Entry<K, V> | Settled<V>>()
   /** The batch new keys go to. */
   #open: Batch<K, V> | undefined
-  /** Batches to send at the end of this turn; `#spare` is the list being sent (two, to reuse them). */
-  #due: Batch<K, V>[] = []
-  #spare: Batch<K, V>[] = []
-  #flushing = false
+  /** Batches to send at the end of this turn, oldest first (linked through `nextDue`). */
+  #firstDue: Batch<K, V> | undefined
+  #lastDue: Batch<K, V> | undefined
   /** Batches in flight, newest first. */
   #flying: Batch<K, V> | undefined
 
@@ -108,6 +107,7 @@ export class RequestCache<K, V> extends Node {
       if (this.config.waitMs > 0 && batch.full) batch.endWindow()
       return promise
     }
+    // The cache holds an entry only while it is being fetched (see `answered`).
     if (cached instanceof Entry) {
       cached.loads += 1
       return cached.join(caller, signal)
@@ -162,8 +162,13 @@ export class RequestCache<K, V> extends Node {
 
   /** `batch` is to be sent at the end of this turn. */
   due(batch: Batch<K, V>): void {
-    this.#due.push(batch)
-    if (this.#due.length === 1 && !this.#flushing) resolved.then(this.#tick)
+    if (this.#lastDue === undefined) {
+      this.#firstDue = batch
+      resolved.then(this.#tick)
+    } else {
+      this.#lastDue.nextDue = batch
+    }
+    this.#lastDue = batch
   }
 
   /** `batch` was sent: later loads go to a new one. */
@@ -226,18 +231,16 @@ export class RequestCache<K, V> extends Node {
   }
 
   readonly #sendDue = (): void => {
-    // Batches made due while these are sent (by a batch function that loads) wait for the next turn.
-    const sending = this.#due
-    this.#due = this.#spare
-    this.#spare = sending
-    this.#flushing = true
-    try {
-      for (const batch of sending) batch.send()
-    } finally {
-      this.#flushing = false
-      sending.length = 0
+    // The list is taken whole: batches made due while these are sent (by a batch function that
+    // loads) start a new one, sent at the end of the next turn.
+    let batch = this.#firstDue
+    this.#firstDue = this.#lastDue = undefined
+    while (batch !== undefined) {
+      const next = batch.nextDue
+      batch.nextDue = undefined
+      batch.send()
+      batch = next
     }
-    if (this.#due.length > 0) resolved.then(this.#tick)
   }
 }
 

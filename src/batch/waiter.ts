@@ -118,8 +118,6 @@ export abstract class Shared<T> {
         if (quiet) this.#promise.catch(ignore)
         this.#reject?.(value)
       }
-      // Those callers hold the promise: the outcome need not keep it.
-      this.#promise = this.#resolve = this.#reject = undefined
     }
     // Newest first in the list: reversed, so that callers hear in the order they asked.
     let oldest: Waiter<T> | undefined

@@ -1,0 +1,143 @@
+// npm run bench:batch — what does a load cost, against DataLoader?
+//
+// In one run, side by side, each request a scope of its own (the same harness for both): DataLoader
+// with an instance per request (its documented use), and a weft loader defined once and found through
+// the ambient request. The batch function answers at once, so what is measured is the loaders' own
+// cost per load: batching, the request cache, promises, and (for weft) the ambient lookup and the
+// cancellation bookkeeping. Figures go to bench/results/batch.json.
+import { createRequire } from 'node:module'
+import { currentSignal, type Scope, scope } from 'weft'
+import { loader } from 'weft/batch'
+import { type Measured, measure, printTable, writeResults } from './harness.ts'
+
+const require = createRequire(import.meta.url)
+const DataLoader = require('dataloader') as typeof import('dataloader')
+
+interface Loads {
+  load(key: number): Promise<number>
+}
+
+/** The backend: answers every key at once, counting its round trips. */
+let roundTrips = 0
+const batchFn = async (keys: readonly number[]): Promise<number[]> => {
+  roundTrips += 1
+  return keys as number[]
+}
+
+const weft = loader('bench', batchFn)
+
+interface Workload {
+  name: string
+  /** Loads per request. */
+  loads: number
+  /** One request's work, given the loader to use. */
+  run: (loads: Loads, s: Scope) => Promise<unknown>
+}
+
+/**
+ * The weft loader with cancellation through an AbortSignal listener per load (the task's own signal,
+ * given explicitly), instead of its waiter being a leaf of the cancellation tree: what the cheaper
+ * hook saves.
+ */
+const weftWithListeners: Loads = {
+  load: (key) => weft.load(key, { signal: currentSignal() }),
+}
+
+const workloads: Workload[] = [
+  {
+    name: '10,000 loads of distinct keys in one turn',
+    loads: 10_000,
+    run: (loads) => Promise.all(Array.from({ length: 10_000 }, (_, i) => loads.load(i))),
+  },
+  {
+    name: '10,000 single loads, one per turn (each awaited)',
+    loads: 10_000,
+    run: async (loads) => {
+      for (let i = 0; i < 10_000; i++) await loads.load(i)
+    },
+  },
+  {
+    name: '1,000 turns of 100 loads, 50% duplicates',
+    loads: 100_000,
+    run: async (loads) => {
+      for (let turn = 0; turn < 1_000; turn++) {
+        const turnLoads: Promise<number>[] = []
+        for (let i = 0; i < 100; i++) turnLoads.push(loads.load(turn * 50 + (i % 50)))
+        await Promise.all(turnLoads)
+      }
+    },
+  },
+  {
+    name: '100 turns of 100 tasks loading one key each, 50% duplicates',
+    loads: 10_000,
+    run: async (loads, s) => {
+      for (let turn = 0; turn < 100; turn++) {
+        const tasks = []
+        for (let i = 0; i < 100; i++) tasks.push(s.spawn(() => loads.load(turn * 50 + (i % 50))))
+        await Promise.all(tasks)
+      }
+    },
+  },
+]
+
+/** Round trips one request of `workload` takes with each loader: they must be the same. */
+async function roundTripsPerRequest(workload: Workload): Promise<{ dataloader: number; weft: number }> {
+  roundTrips = 0
+  await scope((s) => workload.run(new DataLoader(batchFn), s))
+  const dataloader = roundTrips
+  roundTrips = 0
+  await scope((s) => workload.run(weft, s))
+  return { dataloader, weft: roundTrips }
+}
+
+async function compare(workload: Workload) {
+  const trips = await roundTripsPerRequest(workload)
+  if (trips.dataloader !== trips.weft)
+    throw new Error(`${workload.name}: round trips differ: ${JSON.stringify(trips)}`)
+  const variants = [
+    { name: 'DataLoader', op: () => scope((s) => workload.run(new DataLoader(batchFn), s)) },
+    { name: 'weft loader', op: () => scope((s) => workload.run(weft, s)) },
+  ]
+  if (workload.name.includes('tasks')) {
+    variants.push({
+      name: 'weft, a signal listener per load',
+      op: () => scope((s) => workload.run(weftWithListeners, s)),
+    })
+  }
+  const results = await measure(variants, { unitsPerOp: workload.loads, rounds: 7, msPerRound: 1000 })
+  const [dataloader, ours] = results as [Measured, Measured]
+  return {
+    workload: workload.name,
+    loadsPerRequest: workload.loads,
+    roundTripsPerRequest: trips.weft,
+    results,
+    ratioToDataLoader: ours.nsPerUnit / dataloader.nsPerUnit,
+  }
+}
+
+if (globalThis.gc === undefined)
+  console.warn('run with --expose-gc (npm run bench:batch does) for steadier figures')
+const figures = []
+for (const workload of workloads) figures.push(await compare(workload))
+console.log(
+  '\nCost per load (ns, median of rounds), each request a scope: DataLoader instance per request vs weft ambient',
+)
+printTable(
+  figures.map((figure) => ({
+    workload: figure.workload,
+    'round trips': figure.roundTripsPerRequest,
+    DataLoader: figure.results[0]?.nsPerUnit ?? Number.NaN,
+    weft: figure.results[1]?.nsPerUnit ?? Number.NaN,
+    'weft / DataLoader': figure.ratioToDataLoader,
+  })),
+)
+const listeners = figures.flatMap((figure) =>
+  figure.results.filter((result) => result.name.includes('listener')),
+)
+for (const result of listeners) {
+  console.log(
+    `\nWith an AbortSignal listener per load instead of a cancellation-tree leaf: ${result.nsPerUnit.toFixed(0)} ns per load`,
+  )
+}
+const file = writeResults('batch', { workloads: figures })
+console.log(`\nfigures written to ${file}`)

@@ -1,4 +1,4 @@
-import { clock, type TimerHandle } from '../core/clock.ts'
+import { type Clock, clock, type TimerHandle } from '../core/clock.ts'
 import { AbortError } from '../core/errors.ts'
 import { ambient, Node } from '../core/node.ts'
 import { describe } from '../core/validate.ts'
@@ -72,6 +72,8 @@ export class Batch<K, V> implements BatchContext {
   #done: PromiseWithResolvers<void> | undefined
   #state = OPEN
   #timer: TimerHandle | undefined
+  /** The clock that set `#timer`: the one that must clear it, even if another was installed since. */
+  #clock: Clock | undefined
   #span: Span | undefined
   /** The batch function's ambient node, when its request is traced. */
   #traced: SpanNode | undefined
@@ -127,7 +129,8 @@ export class Batch<K, V> implements BatchContext {
 
   /** Sends the batch when `ms` have passed, unless it is sent earlier (once full). */
   window(ms: number): void {
-    this.#timer = clock().setTimeout(() => {
+    this.#clock = clock()
+    this.#timer = this.#clock.setTimeout(() => {
       this.#timer = undefined
       this.#cache.due(this)
     }, ms)
@@ -136,7 +139,7 @@ export class Batch<K, V> implements BatchContext {
   /** The batch has all the keys one call takes: it is sent at the end of this turn, not of its window. */
   endWindow(): void {
     if (this.#timer === undefined) return
-    clock().clearTimeout(this.#timer)
+    this.#clock?.clearTimeout(this.#timer)
     this.#timer = undefined
     this.#cache.due(this)
   }
@@ -165,7 +168,7 @@ export class Batch<K, V> implements BatchContext {
   send(): void {
     if (this.#state !== OPEN) return
     this.#state = SENT
-    if (this.#timer !== undefined) clock().clearTimeout(this.#timer)
+    if (this.#timer !== undefined) this.#clock?.clearTimeout(this.#timer)
     this.#timer = undefined
     const cache = this.#cache
     cache.sent(this)

@@ -354,8 +354,7 @@ class SpanNode extends Node {
 
   /** The batch has landed. */
   done(): void {
-    // Never release from a node being cancelled: its walk over its children would stop here.
-    if (!this.#root.aborted) this.#root.release(this)
+    this.leave()
   }
 
   get scope(): Node {

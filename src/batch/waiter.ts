@@ -220,14 +220,8 @@ export class Waiter<T> extends Node {
   }
 
   #detach(): void {
-    const { owner } = this
-    if (owner !== undefined) {
-      // Never release from a node being cancelled: its walk over its children would stop here.
-      if (!owner.aborted) owner.release(this)
-      // A task that returned before its load settled has handed its children on to its scope.
-      const heir = owner.scope
-      if (heir !== owner && !heir.aborted) heir.release(this)
-    }
+    // Whoever holds it now: its owner, or the scope a returned task handed its children on to.
+    this.leave()
     if (this.#listener !== undefined) this.cancelSignal?.removeEventListener('abort', this.#listener)
   }
 }

@@ -67,11 +67,14 @@ export abstract class Node {
     this.#reason = reason
     this.onAbort(reason)
     this.#controller?.abort(reason)
-    for (let child = this.#firstChild; child !== undefined; ) {
-      const next = child.#nextSibling
-      child.abort(reason)
-      child = next
+    if (this.#firstChild === undefined) return
+    // Cancelling one child may release others (its abort handler ends them), so walk a snapshot and
+    // skip the children that left meanwhile.
+    const children: Node[] = []
+    for (let child: Node | undefined = this.#firstChild; child !== undefined; child = child.#nextSibling) {
+      children.push(child)
     }
+    for (const child of children) if (child.#adopter === this) child.abort(reason)
   }
 
   /** Called once, before the signal fires and before the children are cancelled. */
@@ -98,6 +101,11 @@ export abstract class Node {
       heir.adopt(child)
       child = next
     }
+  }
+
+  /** Leaves the node that adopted this one (its parent, or the heir it was bequeathed to). */
+  leave(): void {
+    this.#adopter?.release(this)
   }
 
   /** Forgets a child that has finished (so long-lived parents do not accumulate them). */

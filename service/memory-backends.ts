@@ -54,22 +54,30 @@ export interface MemoryBackendsOptions {
 export function memoryBackends(data: MemoryData, options: MemoryBackendsOptions = {}): MemoryBackends {
   const memcache = embeddedMemcache({ shards: options.shards ?? 4 })
   const redis = embeddedRedis()
-  const places = data.cities.map((city) => ({
-    city,
-    key: searchKey(city.name),
-    cell: geoCell(city.lat, city.lon),
-  }))
+  // Sorted by folded name, so that the places with a prefix are one range, found by binary search.
+  const places = data.cities
+    .map((city) => ({ city, key: searchKey(city.name), cell: geoCell(city.lat, city.lon) }))
+    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
   const networks = [...data.networks].sort((a, b) => a.start - b.start)
   const tasks: MemoryBackends['tasks'] = []
   const sessions = new Map<string, Session>()
   const rankingLog: RankingDecision[] = []
 
-  const top = (prefix: string, where: (place: (typeof places)[number]) => boolean): City[] =>
-    places
-      .filter((place) => place.key.startsWith(prefix) && where(place))
-      .map((place) => place.city)
-      .sort((a, b) => b.population - a.population || a.id - b.id)
-      .slice(0, candidatesPerKey)
+  const top = (prefix: string, where: (place: (typeof places)[number]) => boolean): City[] => {
+    let low = 0
+    let high = places.length
+    while (low < high) {
+      const middle = (low + high) >>> 1
+      if ((places[middle]?.key ?? '') < prefix) low = middle + 1
+      else high = middle
+    }
+    const found: City[] = []
+    for (let i = low; i < places.length && places[i]?.key.startsWith(prefix); i++) {
+      const place = places[i] as (typeof places)[number]
+      if (where(place)) found.push(place.city)
+    }
+    return found.sort((a, b) => b.population - a.population || a.id - b.id).slice(0, candidatesPerKey)
+  }
 
   const backends: Backends = {
     geocoder: { locate: traced('geocoder.locate', async (ip: string) => data.locate?.(ip)) },

@@ -99,50 +99,69 @@ export class Ranking {
 
   /** The best `limit` places, best first (ties: more populous first, then by id). */
   best(limit: number): RankedPlace[] {
+    // Every candidate is scored, but only the best are explained: reasons cost strings.
     return [...this.#candidates.values()]
-      .map((candidate) => this.#score(candidate))
-      .sort((a, b) => b.score - a.score || b.population - a.population || a.id - b.id)
+      .map((candidate) => ({ candidate, score: this.#score(candidate, undefined) }))
+      .sort(
+        (a, b) =>
+          b.score - a.score ||
+          b.candidate.city.population - a.candidate.city.population ||
+          a.candidate.city.id - b.candidate.city.id,
+      )
       .slice(0, limit)
+      .map(({ candidate }) => {
+        const why: string[] = []
+        const score = this.#score(candidate, why)
+        const { id, name, country, population, lat, lon } = candidate.city
+        return { id, name, country, population, lat, lon, score: Math.round(score * 1000) / 1000, why }
+      })
   }
 
-  #score({ city, nameKey, found, served }: Candidate): RankedPlace {
-    const parts: [number, string][] = []
-    if (nameKey === this.#key) parts.push([weights.exactName, 'the name is what you searched for'])
+  /** The score of `candidate`; its reasons, largest contribution first, go into `why` when given. */
+  #score({ city, nameKey, found, served }: Candidate, why: string[] | undefined): number {
+    const parts: [number, () => string][] = []
+    if (nameKey === this.#key) parts.push([weights.exactName, () => 'the name is what you searched for'])
     else {
       const share = this.#key.length / nameKey.length
-      parts.push([weights.prefix * (0.5 + share / 2), `the name starts with "${this.#searcher.text.trim()}"`])
+      parts.push([
+        weights.prefix * (0.5 + share / 2),
+        () => `the name starts with "${this.#searcher.text.trim()}"`,
+      ])
     }
     if (city.population > 0) {
       const size = Math.min(1, Math.log10(city.population) / 7)
-      parts.push([weights.population * size, `population ${city.population.toLocaleString('en')}`])
+      parts.push([weights.population * size, () => `population ${thousands.format(city.population)}`])
     }
     const place = this.#searcher.place
     if (place !== undefined) {
       const km = distanceKm(place, city)
-      parts.push([weights.nearness / (1 + km / 100), `${Math.round(km).toLocaleString('en')} km from you`])
+      parts.push([weights.nearness / (1 + km / 100), () => `${thousands.format(Math.round(km))} km from you`])
     }
     if (found.has('country') && place?.country === city.country) {
-      parts.push([weights.country, `in your country (${city.country})`])
+      parts.push([weights.country, () => `in your country (${city.country})`])
     }
-    const language = this.#searcher.languages.find((code) => countriesSpeaking(code).includes(city.country))
-    if (found.has('language') && language !== undefined) {
-      parts.push([weights.language, `where ${languageName(language)} is spoken`])
+    if (found.has('language')) {
+      const language = this.#searcher.languages.find((code) => countriesSpeaking(code).includes(city.country))
+      if (language !== undefined)
+        parts.push([weights.language, () => `where ${languageName(language)} is spoken`])
     }
-    const searched = this.#recentKeys.find(({ key }) => key !== '' && nameKey.startsWith(key))
-    if (found.has('recent searches') && searched !== undefined) {
-      parts.push([weights.recent, `you searched for "${searched.text}" recently`])
+    if (found.has('recent searches')) {
+      const searched = this.#recentKeys.find(({ key }) => key !== '' && nameKey.startsWith(key))
+      if (searched !== undefined)
+        parts.push([weights.recent, () => `you searched for "${searched.text}" recently`])
     }
-    parts.sort((a, b) => b[0] - a[0])
     let score = parts.reduce((sum, [value]) => sum + value, 0)
-    const why = parts.map(([, reason]) => reason)
-    if (served >= this.#resultLimit) {
-      score *= demotion
-      why.push(`demoted: served ${served.toLocaleString('en')} times in this window`)
+    const demoted = served >= this.#resultLimit
+    if (demoted) score *= demotion
+    if (why !== undefined) {
+      for (const [, reason] of parts.sort((a, b) => b[0] - a[0])) why.push(reason())
+      if (demoted) why.push(`demoted: served ${thousands.format(served)} times in this window`)
     }
-    const { id, name, country, population, lat, lon } = city
-    return { id, name, country, population, lat, lon, score: Math.round(score * 1000) / 1000, why }
+    return score
   }
 }
+
+const thousands = new Intl.NumberFormat('en')
 
 /** Great-circle distance in km (haversine). */
 export function distanceKm(a: { lat: number; lon: number }, b: { lat: number; lon: number }): number {

@@ -7,9 +7,10 @@
  */
 import { clock, type SpanData, type Trace } from 'weft'
 
-/** The spans of one trace id so far, and whether its request (the part that began it) has finished. */
+/** The parts of one trace id so far, and whether its request (the part that began it) has finished. */
 interface Entry {
-  spans: SpanData[]
+  /** Kept as they are, and turned into data only when asked for: most traces never are. */
+  parts: Trace[]
   finished: boolean
   waiters: (() => void)[]
 }
@@ -27,7 +28,7 @@ export class TraceStore {
   /** A trace listener (`configureTracing({ onTrace })`) that stores each trace part. */
   readonly add = (trace: Trace): void => {
     const entry = this.#entry(trace.id)
-    entry.spans.push(...trace.toJSON().spans)
+    entry.parts.push(trace)
     if (trace.remoteParentId === undefined) {
       entry.finished = true
       for (const wake of entry.waiters.splice(0)) wake()
@@ -56,13 +57,14 @@ export class TraceStore {
       })
       entry = this.#entries.get(id)
     }
-    return entry === undefined || entry.spans.length === 0 ? undefined : [...entry.spans]
+    const spans = entry?.parts.flatMap((part) => part.toJSON().spans) ?? []
+    return spans.length === 0 ? undefined : spans
   }
 
   #entry(id: string): Entry {
     let entry = this.#entries.get(id)
     if (entry === undefined) {
-      entry = { spans: [], finished: false, waiters: [] }
+      entry = { parts: [], finished: false, waiters: [] }
       this.#entries.set(id, entry)
       if (this.#entries.size > this.#capacity) {
         const oldest = this.#entries.keys().next().value as string

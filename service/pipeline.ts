@@ -120,7 +120,7 @@ export function search(
     const ranking = await rankAttributeQueries(backends, searcher, settings.resultLimit, notes)
     const results = ranking.best(request.limit)
 
-    // 4. Wait for the rate-limit check: over a limit, it has failed the scope already.
+    // 4. Wait for the rate-limit check (a refusal fails the scope as soon as it is known).
     await limits
 
     // 5. In parallel: the side effects and the response.

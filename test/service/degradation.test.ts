@@ -9,8 +9,9 @@ import { BackendRefused } from 'weft'
 import { type Database, embeddedDatabase } from 'weft/sql'
 import { startMemcached } from 'weft/testing'
 import { type Call, mapCalls } from '../../service/backend-calls.ts'
+import { sessionKey } from '../../service/pipeline.ts'
 import { lisbonVisitor, loadTestData } from './fixtures.ts'
-import { cookieOf, type Response, type StartOptions, startService } from './support.ts'
+import { cookieOf, queueDrained, type Response, type StartOptions, startService } from './support.ts'
 
 let db: Database
 before(async () => {
@@ -114,6 +115,29 @@ describe('memcache', () => {
         effects.join('\n'),
       )
     }
+  })
+
+  test('the server holding a session killed: the session is read from the database, and lives on', async () => {
+    await using memcached = await startMemcached({ servers: 3 })
+    await using service = await start({
+      worker: true,
+      env: { MEMCACHE_SERVERS: memcached.addresses.join(',') },
+    })
+    const first = await service.search(lisbonVisitor, { q: 'lis' })
+    const { id } = first.body.session
+    await queueDrained(service.runtime.resources.queue)
+    const holder = service.runtime.resources.memcache.serverFor(sessionKey(id))
+    await memcached.kill(memcached.addresses.indexOf(holder))
+    const second = await service.search(lisbonVisitor, { q: 'porto' }, { cookie: cookieOf(first) as string })
+    assert.equal(second.status, 200)
+    assert.equal(second.body.session.id, id)
+    assert.deepEqual(second.body.session.recent, ['porto', 'lis'])
+    assert.ok(
+      second.body.degraded.some(
+        ({ backend, effect }: { backend: string; effect: string }) =>
+          backend === 'memcache' && effect === 'session read from the database',
+      ),
+    )
   })
 })
 

@@ -72,6 +72,24 @@ describe('the geocoder', () => {
     }
   })
 
+  test("never answering, with a caller's deadline shorter than its budget: a 504 at the deadline", async () => {
+    const stalled = await fakeGeocoder(() => new Promise(() => {}))
+    try {
+      await using service = await start({
+        env: { GEOCODER_URL: `http://127.0.0.1:${(stalled.server.address() as { port: number }).port}` },
+      })
+      const started = performance.now()
+      const response = await service.search(lisbonVisitor, { q: 'lis' }, { 'weft-timeout-ms': '100' })
+      const elapsed = performance.now() - started
+      assert.equal(response.status, 504)
+      assert.equal(response.body.code, 'WEFT_DEADLINE_EXCEEDED')
+      assert.match(response.headers.get('x-trace-id') ?? '', /^[0-9a-f]{32}$/)
+      assert.ok(elapsed < 1000, `answered in ${elapsed.toFixed(0)} ms`)
+    } finally {
+      await stalled.close()
+    }
+  })
+
   test('answering garbage: an answer without location, naming the protocol error', async () => {
     const garbage = await fakeGeocoder(async () => ({ lat: 'north', city: 42 }))
     try {

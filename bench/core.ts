@@ -3,14 +3,15 @@
 // Side by side in one run: a fan-out of trivial async tasks in a weft scope, against bare
 // Promise.all, against "the floor" (Promise.all plus one AsyncLocalStorage.run per task: the least a
 // per-task ambient context can cost), against naive cancellation wiring (an AbortController and a
-// parent-signal listener per task) and against Effect.all with unbounded concurrency. Then memory per
-// pending task, and tracing off vs on. Figures go to bench/results/core.json.
+// parent-signal listener per task) and against Effect.all with unbounded concurrency. A reference
+// line, the floor plus the AbortController each task's function is owed, shows how close weft can
+// get. Then memory per pending task, and tracing off vs on. Figures go to bench/results/core.json.
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { Effect } from 'effect'
 import { configureTracing, map, type Scope, scope, type Task } from 'weft'
 import { type Measured, measure, printTable, writeResults } from './harness.ts'
 
-const trivial = async (): Promise<number> => 1
+const trivial = async (_context?: unknown): Promise<number> => 1
 const als = new AsyncLocalStorage<object>()
 const context = {}
 
@@ -21,6 +22,17 @@ function variants(n: number) {
     {
       name: 'floor: Promise.all + ALS.run',
       op: () => Promise.all(range.map(() => als.run(context, trivial))),
+    },
+    {
+      // Not a competitor: the least a task owes its function on top of the floor, its own AbortSignal
+      // (the `{ signal }` it is called with). It bounds how close to the floor weft can get.
+      name: 'floor + AbortController per task',
+      op: () =>
+        Promise.all(
+          range.map(() =>
+            als.run(context, trivial, { signal: new AbortController().signal, deadline: undefined }),
+          ),
+        ),
     },
     {
       name: 'naive: + AbortController + listener',
@@ -102,7 +114,7 @@ async function memoryPerPendingTask(count: number, start: (gate: Promise<void>) 
 
 async function memory() {
   const count = 100_000
-  const waitFor = (gate: Promise<void>) => async () => {
+  const waitFor = (gate: Promise<void>) => async (_context?: unknown) => {
     await gate
   }
   const bare = await memoryPerPendingTask(count, (gate) =>
@@ -110,6 +122,18 @@ async function memory() {
   )
   const floor = await memoryPerPendingTask(count, (gate) =>
     Promise.all(Array.from({ length: count }, () => als.run(context, waitFor(gate)))),
+  )
+  const signalled = await memoryPerPendingTask(count, (gate) =>
+    Promise.all(
+      Array.from({ length: count }, () =>
+        als.run(context, waitFor(gate), { signal: new AbortController().signal, deadline: undefined }),
+      ),
+    ),
+  )
+  const joined = await memoryPerPendingTask(count, (gate) =>
+    scope((s) => {
+      for (let i = 0; i < count; i++) s.spawn(waitFor(gate))
+    }),
   )
   const weft = await memoryPerPendingTask(count, (gate) =>
     scope((s) => {
@@ -122,11 +146,19 @@ async function memory() {
   printTable([
     { variant: 'Promise.all of async functions', 'bytes/task': Math.round(bare) },
     { variant: 'floor: + ALS.run per task', 'bytes/task': Math.round(floor) },
-    { variant: 'weft scope + spawn', 'bytes/task': Math.round(weft) },
+    { variant: 'floor + AbortController per task', 'bytes/task': Math.round(signalled) },
+    { variant: 'weft scope + spawn, scope joins', 'bytes/task': Math.round(joined) },
+    { variant: 'weft scope + spawn + Promise.all(tasks)', 'bytes/task': Math.round(weft) },
   ])
   return {
     count,
-    bytesPerTask: { promiseAll: Math.round(bare), floor: Math.round(floor), weft: Math.round(weft) },
+    bytesPerTask: {
+      promiseAll: Math.round(bare),
+      floor: Math.round(floor),
+      floorWithSignal: Math.round(signalled),
+      weftJoined: Math.round(joined),
+      weft: Math.round(weft),
+    },
   }
 }
 

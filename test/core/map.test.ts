@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { AsyncLocalStorage } from 'node:async_hooks'
 import { describe, test } from 'node:test'
 import { AbortError, map, sleep } from 'weft'
 import { withVirtualClock } from 'weft/testing'
@@ -71,6 +72,23 @@ describe('map', () => {
       assert.deepEqual(cancelled.sort(), [0, 2])
       assert.equal(clock.pendingTimers, 0)
     })
+  })
+
+  test("an item started as another finishes runs in the context map was called in, not in that item's", async () => {
+    const store = new AsyncLocalStorage<string>()
+    const seen = await store.run('caller', () =>
+      map(
+        [0, 1, 2],
+        async (item) => {
+          const value = store.getStore()
+          store.enterWith(`set by item ${item}`)
+          await Promise.resolve()
+          return value
+        },
+        { concurrency: 1 },
+      ),
+    )
+    assert.deepEqual(seen, ['caller', 'caller', 'caller'])
   })
 
   test('an empty input resolves to an empty array without calling fn', async () => {

@@ -13,7 +13,7 @@ import { BackendTimeout, clock, DeadlineExceeded, ProtocolError, scope } from 'w
 import { type Memcache, memcacheFromEnv } from 'weft/memcache'
 import { queueFromEnv, type TaskQueue } from 'weft/queue'
 import { keysLoader, type Redis, redisFromEnv } from 'weft/redis'
-import { type RpcClient, RpcError, rpcClientFromEnv, weftFastify } from 'weft/rpc'
+import { type RpcClient, RpcError, rpcClient, weftFastify } from 'weft/rpc'
 import { type Database, databaseFromEnv, embeddedDatabase } from 'weft/sql'
 import {
   type BackendName,
@@ -79,14 +79,16 @@ export async function openBackends(config: Config, options: OpenBackendsOptions 
   const memcache = memcacheFromEnv(config.memcacheServers ?? '', { shards: 4, timeout: budgets.memcache })
   const redis = redisFromEnv(config.redisUrl, { keyPrefix: config.redisPrefix, timeout: budgets.redis })
   const queue = queueFromEnv(config.env, db)
+  // The geocoder named by GEOCODER_URL, else one in this process (called over the same HTTP).
   const geocoderApp =
     config.geocoderUrl === undefined
       ? (options.geocoderApp ?? (await geocoderServer({ register: (app) => app.register(weftFastify) })))
       : undefined
-  const geocoder = rpcClientFromEnv(config.geocoderUrl, geocoderApp ?? inert, {
-    name: 'geocoder',
-    retry: { attempts: 2 },
-  })
+  const geocoderOptions = { name: 'geocoder', retry: { attempts: 2 } }
+  const geocoder =
+    geocoderApp === undefined
+      ? rpcClient({ ...geocoderOptions, baseUrl: config.geocoderUrl as string })
+      : rpcClient({ ...geocoderOptions, app: geocoderApp })
   const resources: Resources = { db, memcache, redis, queue, geocoder }
   const batching = options.batching ?? true
   const raw: Backends = {
@@ -145,9 +147,6 @@ function openDatabase(config: Config): Database {
   mkdirSync(config.dataDir, { recursive: true })
   return embeddedDatabase({ dataDir: config.dataDir })
 }
-
-/** Never called: the geocoder client is given a URL whenever there is no in-process app. */
-const inert = { server: { emit: () => false } } as unknown as FastifyInstance
 
 /** The database calls: the IP database, the corpus (batched or not), the saved sessions. */
 function databaseCalls(db: Database, batching: boolean): Backends['database'] {

@@ -23,8 +23,9 @@
  * - redis down: no result is demoted, and the counts are not updated;
  * - queue down: the session is not saved (it lives on in memcache), and the ranking is not logged.
  * Side effects after the response was written (step 5) cannot change it: their failures are reported
- * to `onError`. A request over the rate limits leaves no side effect but its count in the limiters: a
- * new session is saved, cached and set only once the limits have let the request through.
+ * to `onError`. A request over the rate limits leaves no side effect but its counts in the limiters
+ * (and what its lookups put in memcache): a new session is saved, cached and set only once the limits
+ * have let the request through, and nothing is enqueued before.
  */
 import { asCompleted, clock, currentSignal, currentSpan, isAbort, type Scope, scope, type Task } from 'weft'
 import { type AttributeQuery, attributeQueries, attributeTtl } from './attributes.ts'

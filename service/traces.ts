@@ -21,7 +21,7 @@ export class TraceStore {
   readonly #entries = new Map<string, Entry>()
 
   /** Keeps the last `capacity` trace ids. */
-  constructor(capacity = 500) {
+  constructor(capacity = 200) {
     this.#capacity = capacity
   }
 

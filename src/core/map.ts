@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from 'node:async_hooks'
 import { scope } from './scope.ts'
 import type { TaskContext } from './task.ts'
 import { checkCount, checkFunction, checkOptions } from './validate.ts'
@@ -49,14 +48,11 @@ export function map<T, R>(
   return scope({ name }, (s) => {
     const results = new Array<R>(input.length)
     let started = 0
-    // Items after the first `concurrency` are started from a finished item's task: the snapshot starts
-    // them in the context map was called in, not in that sibling's (AsyncLocalStorage values it set).
-    const inMapContext = AsyncLocalStorage.snapshot()
     const startNext = (): void => {
       const index = started++
       s.spawn(`${name}[${index}]`, async (context) => {
         results[index] = await fn(input[index] as T, index, context)
-        if (started < input.length && !s.aborted) inMapContext(startNext)
+        if (started < input.length && !s.aborted) startNext()
       })
     }
     while (started < Math.min(concurrency, input.length)) startNext()

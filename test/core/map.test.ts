@@ -74,15 +74,15 @@ describe('map', () => {
     })
   })
 
-  test("an item started as another finishes runs in the context map was called in, not in that item's", async () => {
+  test('an item started as another finishes does not see what that item put in an AsyncLocalStorage', async () => {
     const store = new AsyncLocalStorage<string>()
     const seen = await store.run('caller', () =>
       map(
         [0, 1, 2],
         async (item) => {
           const value = store.getStore()
-          store.enterWith(`set by item ${item}`)
           await Promise.resolve()
+          store.enterWith(`set by item ${item}`)
           return value
         },
         { concurrency: 1 },

@@ -263,10 +263,11 @@ function loadOrCreateSession(
       const saved = await s.spawn('session from database', () =>
         optional(notes, 'database', 'new session', () => backends.database.session(id), undefined),
       )
+      // Back into memcache with this search, in step 5.
       if (saved !== undefined) return { session: saved, created: false }
     }
     const session = newSession(clock().now())
-    await limits
+    await limits // a request the limits refuse saves, caches and sets nothing
     await Promise.all([
       s.spawn('enqueue save session', () =>
         optional(

@@ -43,8 +43,8 @@ export function map<T, R>(
   const input = Array.from(items)
   // Each item's task stores its result and starts the next item itself, and the scope joins them all
   // and carries the first failure: no promise and no `.then` per item just to learn it finished.
-  // Measured against awaiting each task, same-run A/B at 1,000 and 10,000 items: 25-50% less time
-  // per item (nothing measurable at 10).
+  // Measured against awaiting each task (same-run A/B, repeated, 10 to 10,000 items): about 20% less
+  // time per item, and no extra promise chain per pending item.
   return scope({ name }, (s) => {
     const results = new Array<R>(input.length)
     let started = 0

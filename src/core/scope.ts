@@ -3,6 +3,7 @@ import { type RemoteParent, startTrace } from '../trace/tracing.ts'
 import { type Clock, clock, type TimerHandle } from './clock.ts'
 import { AbortError, DeadlineExceeded, ScopeClosedError } from './errors.ts'
 import { ambient, isCancellation, Node } from './node.ts'
+import { onAbort } from './on-abort.ts'
 import { Task, type TaskFn } from './task.ts'
 import { checkDuration, checkFunction, checkOptions, checkSignal, checkString, describe } from './validate.ts'
 
@@ -125,8 +126,7 @@ export class Scope extends Node {
   #timer: TimerHandle | undefined
   /** The clock that set `#timer`: the one that must clear it, even if another was installed since. */
   #timerClock: Clock | undefined
-  #foreign: AbortSignal | undefined
-  #onForeignAbort: (() => void) | undefined
+  #stopWatchingForeign: (() => void) | undefined
   #settle: (failed: boolean, outcome: unknown) => void = () => {}
   /** Errors raised after the first failure, other than the cancellation itself. */
   readonly suppressed: unknown[] = []
@@ -216,11 +216,9 @@ export class Scope extends Node {
       this.#finished() // a cancelled parent means the callback is never called
       return promise
     }
-    if (foreign !== undefined) {
-      this.#foreign = foreign
-      this.#onForeignAbort = () => this.abort(foreign.reason)
-      foreign.addEventListener('abort', this.#onForeignAbort, { once: true })
-    }
+    // Many scopes may share one foreign signal (every request under a server's shutdown signal):
+    // onAbort keeps one listener on it for all of them.
+    if (foreign !== undefined) this.#stopWatchingForeign = onAbort(foreign, () => this.abort(foreign.reason))
     if (this.#ownDeadline !== undefined) {
       this.#timerClock = clock()
       this.#timer = this.#timerClock.setTimeout(
@@ -289,7 +287,7 @@ export class Scope extends Node {
     if (this.#pending > 0) return
     this.#open = false
     if (this.#timer !== undefined) this.#timerClock?.clearTimeout(this.#timer)
-    if (this.#onForeignAbort !== undefined) this.#foreign?.removeEventListener('abort', this.#onForeignAbort)
+    this.#stopWatchingForeign?.()
     this.#parent?.release(this)
     if (this.#failed && this.suppressed.length > 0) attachSuppressed(this.#error, this.suppressed)
     if (!this.#failed) this.span?.finish('ok')

@@ -24,12 +24,8 @@ const app = await createServer({
   config,
   logger: { level: process.env.LOG_LEVEL ?? 'warn' },
 })
-const address = await app.listen({ host: config.host, port: config.port })
-if (config.sessionSecretGenerated) {
-  console.error('SESSION_SECRET is not set: sessions are signed with a random key and end with this process')
-}
-console.log(`weft search listening on ${address}`)
-
+// Before the URL is printed: whoever reads it may signal at once, and a signal with no listener yet
+// would kill the process on the spot, skipping the clean stop.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     app
@@ -44,3 +40,8 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
       )
   })
 }
+const address = await app.listen({ host: config.host, port: config.port })
+if (config.sessionSecretGenerated) {
+  console.error('SESSION_SECRET is not set: sessions are signed with a random key and end with this process')
+}
+console.log(`weft search listening on ${address}`)

@@ -20,8 +20,7 @@ const db = databaseFromEnv(config.databaseUrl)
 await migrate(db)
 const queue = queueFromEnv(config.env, db)
 startWorkers(queue, db, { concurrency: Math.max(1, config.workers) })
-console.log(`weft worker running on ${queue.backend} ${queue.address}`)
-
+// Before announcing itself: a signal arriving with no listener yet would kill the process outright.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     queue
@@ -36,3 +35,4 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
       )
   })
 }
+console.log(`weft worker running on ${queue.backend} ${queue.address}`)

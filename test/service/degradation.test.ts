@@ -11,7 +11,7 @@ import { startMemcached } from 'weft/testing'
 import { type Call, mapCalls } from '../../service/backend-calls.ts'
 import { sessionKey } from '../../service/pipeline.ts'
 import { lisbonVisitor, loadTestData } from './fixtures.ts'
-import { cookieOf, queueDrained, type Response, type StartOptions, startService } from './support.ts'
+import { cookieOf, eventually, type Response, type StartOptions, startService } from './support.ts'
 
 let db: Database
 before(async () => {
@@ -143,7 +143,13 @@ describe('memcache', () => {
     })
     const first = await service.search(lisbonVisitor, { q: 'lis' })
     const { id } = first.body.session
-    await queueDrained(service.runtime.resources.queue)
+    await eventually(async () => {
+      const { rows } = await db.query<{ data: { recent: string[] } }>(
+        'SELECT data FROM sessions WHERE id = $1',
+        [id],
+      )
+      assert.deepEqual(rows[0]?.data.recent, ['lis'], 'saved, with its search')
+    })
     const holder = service.runtime.resources.memcache.serverFor(sessionKey(id))
     await memcached.kill(memcached.addresses.indexOf(holder))
     const second = await service.search(lisbonVisitor, { q: 'porto' }, { cookie: cookieOf(first) as string })

@@ -6,7 +6,7 @@ import type { SpanData } from 'weft'
 import type { Database } from 'weft/sql'
 import { countingCalls } from '../../service/backend-modes.ts'
 import { lisbonVisitor, usVisitor } from './fixtures.ts'
-import { cookieOf, queueDrained, type StartOptions, startService } from './support.ts'
+import { cookieOf, eventually, queueDrained, type StartOptions, startService } from './support.ts'
 import { depth, descendants, peakConcurrency } from './trace-shape.ts'
 
 /** What a suite runs on: a database loaded with the test data, and the variables naming the servers. */
@@ -88,24 +88,24 @@ export function searchSuite(label: string, open: () => Promise<Backing>): void {
       const first = await service.search(freshVisitor(), { q: 'coimbra' })
       const cookie = cookieOf(first) as string
       const second = await service.search(freshVisitor(), { q: 'aveiro' }, { cookie })
-      await queueDrained(service.runtime.resources.queue)
-      const { rows: sessions } = await backing.db.query<{ data: { searches: number; recent: string[] } }>(
-        'SELECT data FROM sessions WHERE id = $1',
-        [first.body.session.id],
-      )
-      assert.deepEqual(sessions[0]?.data.recent, ['aveiro', 'coimbra'])
-      assert.equal(sessions[0]?.data.searches, 2)
-      const { rows: logged } = await backing.db.query<{ query: string; results: { name: string }[] }>(
-        'SELECT query, results FROM ranking_log WHERE trace_id = ANY($1) ORDER BY id',
-        [[first.body.traceId, second.body.traceId]],
-      )
-      assert.deepEqual(
-        logged.map(({ query, results }) => [query, results[0]?.name]),
-        [
-          ['coimbra', 'Coimbra'],
+      await eventually(async () => {
+        const { rows: sessions } = await backing.db.query<{ data: { searches: number; recent: string[] } }>(
+          'SELECT data FROM sessions WHERE id = $1',
+          [first.body.session.id],
+        )
+        assert.deepEqual(sessions[0]?.data.recent, ['aveiro', 'coimbra'])
+        assert.equal(sessions[0]?.data.searches, 2)
+      })
+      await eventually(async () => {
+        const { rows: logged } = await backing.db.query<{ query: string; results: { name: string }[] }>(
+          'SELECT query, results FROM ranking_log WHERE trace_id = ANY($1) ORDER BY id',
+          [[first.body.traceId, second.body.traceId]],
+        )
+        assert.deepEqual(logged.map(({ query, results }) => [query, results[0]?.name]).sort(), [
           ['aveiro', 'Aveiro'],
-        ],
-      )
+          ['coimbra', 'Coimbra'],
+        ])
+      })
     })
 
     test('over the rate limit: a 503 with Retry-After, the rest cancelled, and no session or ranking log', async () => {

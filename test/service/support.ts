@@ -105,3 +105,20 @@ export async function queueDrained(queue: TaskQueue, timeout = 5000): Promise<vo
     await new Promise((resolve) => setTimeout(resolve, 20))
   }
 }
+
+/**
+ * Runs `check` until it passes, polling, and fails with its last error after `timeout` ms: for effects
+ * that happen after the response, such as the worker's writes (the response does not even wait for
+ * the enqueues of its step 5).
+ */
+export async function eventually<T>(check: () => Promise<T>, timeout = 5000): Promise<T> {
+  const give = Date.now() + timeout
+  for (;;) {
+    try {
+      return await check()
+    } catch (error) {
+      if (Date.now() > give) throw error
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+  }
+}

@@ -12,8 +12,8 @@ import type { SqlExecutor } from './sql-executor.ts'
 // block is atomic by itself, and the transaction-scoped advisory lock inside it serialises processes
 // racing to migrate; the re-check under the lock makes the loser skip what the winner applied.
 const lockKey = "hashtext('weft service migrations')"
-// Not `schema_migrations`: weft/sql's migrate (which weft/queue uses for its tasks table, in the same
-// database) keeps that name with columns of its own.
+// Not `schema_migrations`: that is the default table of weft/sql's migrate, with columns of its own,
+// which an application using it would claim.
 const table = 'service_migrations'
 const quote = '$weft_migration$'
 

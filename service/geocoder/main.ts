@@ -13,9 +13,8 @@ if (!/^\d{1,5}$/.test(portText) || port > 65535) {
 }
 
 const app = await geocoderServer()
-const url = await app.listen({ host, port })
-console.log(`geocoder listening on ${url}`)
-
+// The handlers go in before the URL is printed: a supervisor that signals on reading the line must
+// find them there.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     app.close().then(
@@ -27,3 +26,5 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     )
   })
 }
+const url = await app.listen({ host, port })
+console.log(`geocoder listening on ${url}`)

@@ -82,12 +82,17 @@ export class TaskStore {
     this.#table = table
   }
 
-  /** Creates the table on first use (migrations are recorded, so this is one query afterwards). */
+  /**
+   * Creates the table on first use (migrations are recorded, so this is one query afterwards), in a
+   * migrations table of the queue's own: `schema_migrations` belongs to the application.
+   */
   ready(): Promise<unknown> {
-    this.#schema ??= migrate(this.#db, migrationsOf(this.#table)).catch((error: unknown) => {
-      this.#schema = undefined // tried again by the next call: the server may be back
-      throw error
-    })
+    this.#schema ??= migrate(this.#db, migrationsOf(this.#table), { table: 'weft_queue_migrations' }).catch(
+      (error: unknown) => {
+        this.#schema = undefined // tried again by the next call: the server may be back
+        throw error
+      },
+    )
     return this.#schema
   }
 

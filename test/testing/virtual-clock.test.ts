@@ -235,3 +235,23 @@ describe('VirtualClock', () => {
     assert.deepEqual(fired, ['NaN delay', '10 ms'])
   })
 })
+
+describe('VirtualClock.run with work that hops through setImmediate', () => {
+  test('lets chains of calls flushed at setImmediate finish before firing the next timer', async () => {
+    await withVirtualClock(async (virtual) => {
+      const hop = () => new Promise<void>((resolve) => setImmediate(resolve))
+      let hops = 0
+      const chain = async () => {
+        for (let i = 0; i < 50; i++) {
+          await hop()
+          hops += 1
+        }
+      }
+      const timedOut = new Promise<string>((resolve) => clock().setTimeout(() => resolve('timed out'), 1000))
+      const winner = await virtual.run(Promise.race([chain().then(() => 'chain'), timedOut]))
+      assert.equal(winner, 'chain')
+      assert.equal(hops, 50)
+      assert.equal(virtual.now() - Date.UTC(2026, 0, 1), 0, 'no virtual time had to pass')
+    })
+  })
+})

@@ -10,7 +10,7 @@
 import type { Loader } from 'weft/batch'
 import { type Database, rowsByKey } from 'weft/sql'
 import type { City } from './data/cities.ts'
-import { floatColumn, intColumn, optionalTextColumn, textColumn } from './data/columns.ts'
+import { cityFromRow } from './data/queries.ts'
 
 /** How many places each key (prefix, country, cell) yields at most. */
 export const candidatesPerKey = 50
@@ -79,7 +79,7 @@ export function corpus(db: Database, options: CorpusOptions = {}): Corpus {
         byPrefix,
         prefixes.map((prefix) => prefixRange(prefix)),
       )
-      return lists.map((rows) => rows.map(cityOf))
+      return lists.map((rows) => rows.map(cityFromRow))
     },
     async citiesInCountries(countries, prefix) {
       const range = prefixRange(prefix)
@@ -128,20 +128,7 @@ export function prefixRange(prefix: string): string {
 function mostPopulous(lists: readonly Record<string, unknown>[][]): City[] {
   return lists
     .flat()
-    .map(cityOf)
+    .map(cityFromRow)
     .sort((a, b) => b.population - a.population || a.id - b.id)
     .slice(0, candidatesPerKey)
-}
-
-function cityOf(row: Record<string, unknown>): City {
-  return {
-    id: intColumn(row, 'id'),
-    name: textColumn(row, 'name'),
-    country: textColumn(row, 'country'),
-    adminCode: optionalTextColumn(row, 'admin_code'),
-    featureCode: textColumn(row, 'feature_code'),
-    population: intColumn(row, 'population'),
-    lat: floatColumn(row, 'lat'),
-    lon: floatColumn(row, 'lon'),
-  }
 }

@@ -123,7 +123,8 @@ export async function networkOf(db: SqlExecutor, ip: string): Promise<IpNetwork 
   }
 }
 
-function cityFromRow(row: Record<string, unknown>): City {
+/** A row of the cities table as a City. */
+export function cityFromRow(row: Record<string, unknown>): City {
   return {
     id: intColumn(row, 'id'),
     name: textColumn(row, 'name'),

@@ -1,34 +1,11 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { criticalPath, type SpanData, type Trace } from 'weft'
+import { criticalPath, type Trace } from 'weft'
 import { withVirtualClock } from 'weft/testing'
 import { latency, search } from '../../demo/pipeline.ts'
+import { depth, peakConcurrency } from '../service/trace-shape.ts'
 
-function depth(span: SpanData, byId: Map<string, SpanData>): number {
-  let levels = 1
-  for (let parent = span.parentId; parent !== undefined; parent = byId.get(parent)?.parentId) levels += 1
-  return levels
-}
-
-/** The largest number of spans of `kind` open at one instant. */
-function peakConcurrency(spans: SpanData[], kind: SpanData['kind']): number {
-  const events = spans
-    .filter((span) => span.kind === kind)
-    .flatMap((span) => [
-      { at: span.start, delta: 1 },
-      { at: span.end ?? Infinity, delta: -1 },
-    ])
-    .sort((a, b) => a.at - b.at || a.delta - b.delta)
-  let open = 0
-  let peak = 0
-  for (const event of events) {
-    open += event.delta
-    peak = Math.max(peak, open)
-  }
-  return peak
-}
-
-describe('the demo pipeline (npm start)', () => {
+describe('the demo pipeline (npm run demo)', () => {
   test('answers, and its trace has the seed shape: deep, wide, with geocoding on the critical path', async () => {
     await withVirtualClock(async (clock) => {
       let trace: Trace | undefined
@@ -40,8 +17,7 @@ describe('the demo pipeline (npm start)', () => {
       assert.equal(answer.where.city, 'Lisbon')
       assert.ok(trace !== undefined)
       const spans = trace.toJSON().spans
-      const byId = new Map(spans.map((span) => [span.spanId, span]))
-      assert.ok(Math.max(...spans.map((span) => depth(span, byId))) >= 5, 'at least 5 layers deep')
+      assert.ok(depth(spans) >= 5, 'at least 5 layers deep')
       assert.ok(peakConcurrency(spans, 'task') >= 10, 'at least 10 calls in flight at once')
       const path = criticalPath(trace).path.map((span) => span.name)
       assert.deepEqual(path.slice(0, 2), ['search', 'geocode'])

@@ -4,6 +4,7 @@
  * benchmark can hand it backends with injected latency or failures, or serialised
  * (`backend-modes.ts`), while `openBackends` (`backends.ts`) builds the real ones from configuration.
  */
+import type { Memcache } from 'weft/memcache'
 import type { City } from './data/cities.ts'
 import type { IpNetwork } from './data/queries.ts'
 import type { Session } from './session.ts'
@@ -122,4 +123,15 @@ export function mapCalls(backends: Backends, wrap: (backend: BackendName, name: 
     mapped[backend] = copy
   }
   return mapped as unknown as Backends
+}
+
+/** The pipeline's memcache calls on a weft/memcache client (real or embedded): values are JSON. */
+export function memcacheCalls(memcache: Memcache): Backends['memcache'] {
+  return {
+    shards: memcache.servers,
+    shardOf: (key) => memcache.serverFor(key),
+    get: (key) => memcache.getJson(key),
+    set: (key, value, ttl) => memcache.setJson(key, value, { ttl }),
+    incr: async (key, ttl) => Number(await memcache.incr(key, 1, { initial: 1, ttl })),
+  }
 }

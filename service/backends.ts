@@ -19,6 +19,7 @@ import {
   type BackendName,
   type Backends,
   mapCalls,
+  memcacheCalls,
   type Place,
   type TaskName,
   type TaskPayloads,
@@ -94,13 +95,7 @@ export async function openBackends(config: Config, options: OpenBackendsOptions 
   const raw: Backends = {
     geocoder: { locate: (ip) => locate(geocoder, ip) },
     database: databaseCalls(db, batching),
-    memcache: {
-      shards: memcache.servers,
-      shardOf: (key) => memcache.serverFor(key),
-      get: (key) => memcache.getJson(key),
-      set: (key, value, ttl) => memcache.setJson(key, value, { ttl }),
-      incr: async (key, ttl) => Number(await memcache.incr(key, 1, { initial: 1, ttl })),
-    },
+    memcache: memcacheCalls(memcache),
     redis: servedCounters(redis, config.rateLimitWindow, batching),
     queue: {
       enqueue: async <N extends TaskName>(name: N, payload: TaskPayloads[N], dedupeKey: string) => {

@@ -8,14 +8,15 @@
 import { startSpan } from 'weft'
 import { embeddedMemcache } from 'weft/memcache'
 import { embeddedRedis } from 'weft/redis'
-import type {
-  Backends,
-  City,
-  IpNetwork,
-  Place,
-  RankingDecision,
-  TaskName,
-  TaskPayloads,
+import {
+  type Backends,
+  type City,
+  type IpNetwork,
+  memcacheCalls,
+  type Place,
+  type RankingDecision,
+  type TaskName,
+  type TaskPayloads,
 } from './backend-calls.ts'
 import { candidatesPerKey } from './corpus.ts'
 import { geoCell } from './data/geo-cell.ts'
@@ -96,13 +97,7 @@ export function memoryBackends(data: MemoryData, options: MemoryBackendsOptions 
       ),
       session: traced('sql.session', async (id: string) => sessions.get(id)),
     },
-    memcache: {
-      shards: memcache.servers,
-      shardOf: (key) => memcache.serverFor(key),
-      get: (key) => memcache.getJson(key),
-      set: (key, value, ttl) => memcache.setJson(key, value, { ttl }),
-      incr: async (key, ttl) => Number(await memcache.incr(key, 1, { initial: 1, ttl })),
-    },
+    memcache: memcacheCalls(memcache),
     redis: {
       servedCounts: async (ids) =>
         (await redis.mget(ids.map((id) => `served:${id}`))).map((v) => Number(v ?? 0)),

@@ -6,7 +6,7 @@
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify'
 import { checkFunction, checkOptions } from '../data/checks.ts'
 import { InvalidIpAddress, parseIp } from '../data/ip.ts'
-import { createGeocoder, type Geocoder, type GeocoderOptions } from './geocoder.ts'
+import { createGeocoder, type Geocoder, type GeocoderOptions, type Location } from './geocoder.ts'
 
 /** Options of {@link geocoderServer}. */
 export interface GeocoderServerOptions extends GeocoderOptions {
@@ -22,14 +22,8 @@ export interface GeocoderServerOptions extends GeocoderOptions {
 }
 
 /** The answer to `GET /geocode`: the address in canonical form and where it is. */
-export interface GeocodeAnswer {
+export interface GeocodeAnswer extends Location {
   ip: string
-  country: string | null
-  region: string | null
-  city: string | null
-  lat: number
-  lon: number
-  timezone: string | null
 }
 
 const nullableString = { type: ['string', 'null'] }

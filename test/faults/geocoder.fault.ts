@@ -35,16 +35,18 @@ async function standInGeocoder() {
   const pending = new Set<NodeJS.Timeout>()
   const answer = (request: IncomingMessage, response: ServerResponse): void => {
     const ip = new URL(request.url ?? '/', 'http://geocoder').searchParams.get('ip') ?? ''
-    const json = (status: number, body: unknown) =>
+    const json = (status: number, body: unknown): void => {
       response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body))
-    const healthy = () => {
+    }
+    const healthy = (): void => {
       const location = real.lookup(ip)
       if (location === undefined) json(404, { statusCode: 404, code: 'IP_NOT_FOUND' })
       else json(200, { ip, ...location })
     }
     switch (mode) {
       case 'healthy':
-        return healthy()
+        healthy()
+        return
       case 'down':
         throw new Error('a geocoder that is down does not answer')
       case 'slow': {
@@ -56,7 +58,8 @@ async function standInGeocoder() {
         return
       }
       case 'error 500':
-        return json(500, { statusCode: 500, code: 'INTERNAL_ERROR', message: 'the geocoder failed' })
+        json(500, { statusCode: 500, code: 'INTERNAL_ERROR', message: 'the geocoder failed' })
+        return
       case 'connection reset':
         request.socket.destroy()
         return
@@ -64,7 +67,8 @@ async function standInGeocoder() {
         response.writeHead(200, { 'content-type': 'application/json' }).end('{"ip": "1.2.3.4", "lat": ')
         return
       case 'wrong shape':
-        return json(200, { ip: 42, lat: 'north', lon: null, country: 'Portugal', city: ['Lisbon'] })
+        json(200, { ip: 42, lat: 'north', lon: null, country: 'Portugal', city: ['Lisbon'] })
+        return
       case 'wrong content-type':
         response.writeHead(200, { 'content-type': 'text/html' }).end('<html><body>Lisbon</body></html>')
         return

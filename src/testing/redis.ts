@@ -10,6 +10,12 @@ export interface RedisServerOptions {
   port?: number
   /** The `redis-server` binary. Default `/usr/bin/redis-server`. */
   binary?: string
+  /**
+   * More settings, as `redis-server` arguments after the defaults (a later setting wins): say
+   * `['--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir]` for a server whose data survives
+   * a kill and a restart on the same port and folder.
+   */
+  args?: readonly string[]
 }
 
 /** A throwaway `redis-server` started by {@link startRedisServer}. */
@@ -47,15 +53,18 @@ const PORT_ATTEMPTS = 5
  */
 export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServer> {
   checkOptions('startRedisServer()', options)
-  const { port, binary = '/usr/bin/redis-server' } = options
+  const { port, binary = '/usr/bin/redis-server', args = [] } = options
   checkString('startRedisServer()', 'options.binary', binary)
+  if (!Array.isArray(args) || !args.every((arg) => typeof arg === 'string')) {
+    throw new TypeError('startRedisServer(): options.args must be an array of strings')
+  }
   if (port !== undefined && !(Number.isInteger(port) && port > 0 && port < 65536)) {
     throw new TypeError(`startRedisServer(): options.port must be a port number, got ${String(port)}`)
   }
   for (let attempt = 1; ; attempt++) {
     const chosen = port ?? (await freePort())
     try {
-      return await launch(binary, chosen)
+      return await launch(binary, chosen, args)
     } catch (error) {
       const taken = error instanceof Error && /in use/i.test(error.message)
       if (port !== undefined || !taken || attempt === PORT_ATTEMPTS) throw error
@@ -63,8 +72,8 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   }
 }
 
-async function launch(binary: string, port: number): Promise<RedisServer> {
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']
+async function launch(binary: string, port: number, extra: readonly string[]): Promise<RedisServer> {
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...extra]
   const child = spawn(binary, args, { cwd: tmpdir(), stdio: ['ignore', 'pipe', 'pipe'] })
   const killOnExit = (): void => {
     child.kill('SIGKILL')

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { connect } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { test } from 'node:test'
 import { Redis as IORedis } from 'ioredis'
 import { startRedisServer } from '../../src/testing/redis.ts'
@@ -35,6 +38,27 @@ test('a killed server can be started again on its port', async () => {
   const second = await startRedisServer({ port: first.port })
   assert.equal(await listening(first.port), true)
   await second.stop()
+})
+
+test('with append-only persistence, what a killed server held is there after a restart on its port', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'weft-redis-'))
+  const args = ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir]
+  try {
+    const first = await startRedisServer({ args })
+    const client = new IORedis(first.url, { lazyConnect: true })
+    await client.connect()
+    await client.set('kept', 'yes')
+    client.disconnect()
+    await first.kill()
+    const second = await startRedisServer({ port: first.port, args })
+    const again = new IORedis(second.url, { lazyConnect: true })
+    await again.connect()
+    assert.equal(await again.get('kept'), 'yes')
+    again.disconnect()
+    await second.stop()
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
 })
 
 test('a server that cannot start rejects with why', async () => {

@@ -177,6 +177,11 @@ class PostgresQueue implements TaskQueue {
     return this.#store.counts()
   }
 
+  async lag(): Promise<Record<string, number>> {
+    await this.#store.ready()
+    return this.#store.lag(clock().now())
+  }
+
   deadLetters(name: string, options?: DeadLetterOptions): Promise<DeadLetter[]> {
     const limit = checkDeadLetters(name, options)
     return this.#store.ready().then(() => this.#store.deadLetters(name, limit))

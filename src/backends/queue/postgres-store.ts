@@ -297,6 +297,16 @@ export class TaskStore {
     return counts
   }
 
+  /** Per name, the age at `now` of the oldest task due and waiting (from its enqueue), in ms. */
+  async lag(now: number): Promise<Record<string, number>> {
+    const { rows } = await this.#db.query<{ name: string; oldest: number }>(
+      `SELECT name, extract(epoch FROM min(created_at))::float8 * 1000 AS oldest FROM ${this.#table}
+       WHERE state = 'queued' AND run_at <= ${epoch('$1')} GROUP BY name`,
+      [now],
+    )
+    return Object.fromEntries(rows.map((row) => [row.name, Math.max(0, now - Number(row.oldest))]))
+  }
+
   /** The dead tasks of `name`, most recent first. */
   async deadLetters(name: string, limit: number): Promise<DeadLetter[]> {
     const { rows } = await this.#db.query<DeadRow>(

@@ -186,6 +186,24 @@ class RedisQueue implements TaskQueue {
     return stats
   }
 
+  async lag(): Promise<Record<string, number>> {
+    await this.#connection.ready('lag')
+    const names = await this.#call('lag', () => this.#connection.client.smembers(this.#namesKey))
+    const lag: Record<string, number> = {}
+    for (const name of names.sort()) {
+      const queue = await this.#queue(name, 'lag')
+      // The oldest job of each list of jobs ready to run (BullMQ keeps no due time once a delayed
+      // job is promoted, so the age counts from the enqueue, as on PostgreSQL).
+      const jobs = (await this.#call('lag', () =>
+        queue.getJobs(['wait', 'prioritized'], 0, 0, true),
+      )) as Job[]
+      const oldest = Math.min(...jobs.map((job) => job.timestamp))
+      // BullMQ stamps jobs with the real time, not weft's clock.
+      if (Number.isFinite(oldest)) lag[name] = Math.max(0, Date.now() - oldest)
+    }
+    return lag
+  }
+
   deadLetters(name: string, options?: DeadLetterOptions): Promise<DeadLetter[]> {
     const limit = checkDeadLetters(name, options)
     return this.#deadLetters(name, limit)

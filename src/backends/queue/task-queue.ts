@@ -167,6 +167,12 @@ export interface TaskQueue extends AsyncDisposable {
   worker<P = unknown>(name: string, handler: TaskHandler<P>, options?: WorkerOptions): Worker
   /** Task counts by name and state. */
   stats(): Promise<Record<string, TaskCounts>>
+  /**
+   * How far behind the workers are: for each task name with tasks due and waiting for a worker, the
+   * age in ms of the oldest of them, counted from its enqueue (so a delayed or retried task's wait
+   * includes its delay). Names with nothing waiting are absent. For metrics (queue age).
+   */
+  lag(): Promise<Record<string, number>>
   /** The dead letters of `name`, most recent first. */
   deadLetters(name: string, options?: DeadLetterOptions): Promise<DeadLetter[]>
   /** Closes every worker it started (see {@link Worker.close}), then its own connections. */

@@ -396,6 +396,23 @@ export function queueContract(backend: string, target: QueueTarget): void {
       assert.deepEqual((await queue.stats())[name], { queued: 2, active: 0, done: 0, dead: 0 })
     })
 
+    test('lag is the age of the oldest task due and waiting, per name; names with none waiting are absent', async () => {
+      await using queue = target.open()
+      const name = fresh('lagging')
+      const later = fresh('not-due')
+      await queue.enqueue(later, {}, { delay: 60_000 })
+      await queue.enqueue(name, {})
+      await sleep(60) // the age to measure
+      await queue.enqueue(name, {})
+      const lag = await queue.lag()
+      assert.ok((lag[name] ?? -1) >= 40 && (lag[name] ?? 0) < 10_000, `lag ${lag[name]} ms`)
+      assert.equal(lag[later], undefined, 'a delayed task is not waiting for a worker yet')
+      const recorder = new Recorder()
+      queue.worker(name, recorder.handler())
+      await recorder.count(2)
+      assert.equal((await queue.lag())[name], undefined)
+    })
+
     test('a worker killed (SIGKILL) in the middle of a task: the task is delivered again and completed', async () => {
       const name = fresh('crash')
       const lease = { lease: 1000 }

@@ -55,6 +55,15 @@ export interface Config {
   readonly resultLimit: number
   /** `REQUEST_TIMEOUT_MS`: the time budget of a search request. Default 2000. */
   readonly requestTimeout: number
+  /** `TRACE_CAPACITY`: how many recent traces `/_weft/traces` keeps (the oldest go first). Default 200. */
+  readonly traceCapacity: number
+  /**
+   * `TRACE_SAMPLE_RATE`: the fraction, from 0 to 1, of ordinary requests whose trace is kept; errors,
+   * cancellations and slow requests are kept whatever it says. Default 1.
+   */
+  readonly traceSampleRate: number
+  /** `TRACE_SLOW_MS`: a request taking this long or longer is slow, and its trace always kept. Default 500. */
+  readonly traceSlowMs: number
   /** The environment itself, for the adapters' own variables (`QUEUE_BACKEND`, `QUEUE_PREFIX`). */
   readonly env: Readonly<Record<string, string | undefined>>
 }
@@ -111,6 +120,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     rateLimitWindow: wholeNumber('RATE_LIMIT_WINDOW', read('RATE_LIMIT_WINDOW'), 60, 1, 86_400),
     resultLimit: wholeNumber('RESULT_LIMIT', read('RESULT_LIMIT'), 10_000, 1, 1e9),
     requestTimeout: wholeNumber('REQUEST_TIMEOUT_MS', read('REQUEST_TIMEOUT_MS'), 2000, 1, 600_000),
+    traceCapacity: wholeNumber('TRACE_CAPACITY', read('TRACE_CAPACITY'), 200, 1, 100_000),
+    traceSampleRate: fraction('TRACE_SAMPLE_RATE', read('TRACE_SAMPLE_RATE'), 1),
+    traceSlowMs: wholeNumber('TRACE_SLOW_MS', read('TRACE_SLOW_MS'), 500, 0, 600_000),
     env,
   }
 }
@@ -120,6 +132,13 @@ function wholeNumber(name: string, text: string | undefined, fallback: number, m
   const value = /^\d+$/.test(text) ? Number(text) : Number.NaN
   if (!(value >= min && value <= max))
     throw new ConfigError(name, `a whole number from ${min} to ${max}`, text)
+  return value
+}
+
+function fraction(name: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback
+  const value = /^(?:\d+(?:\.\d*)?|\.\d+)$/.test(text) ? Number(text) : Number.NaN
+  if (!(value >= 0 && value <= 1)) throw new ConfigError(name, 'a number from 0 to 1 (like 0.1)', text)
   return value
 }
 

@@ -1,43 +1,117 @@
 /**
- * The recent traces of this process, by trace id, for `GET /_weft/traces/:id` (what the `X-Trace-Id`
- * header of an answer points to). One request's trace arrives in parts: the request itself, the
- * geocoder's side of its RPC when the geocoder runs in this process, and later the worker's
- * deliveries of the tasks it enqueued (each continues the request's trace). The parts are kept
- * together under the trace id.
+ * The recent traces of this process, for `/_weft/traces` (the list) and `/_weft/traces/:id` (what the
+ * `X-Trace-Id` header of an answer points to): a bounded ring, the oldest forgotten first.
+ *
+ * One request's trace arrives in parts: the request itself, the geocoder's side of its RPC when the
+ * geocoder runs in this process, and later the worker's deliveries of the tasks it enqueued (each
+ * continues the request's trace). The parts are kept together under the trace id.
+ *
+ * Sampling is decided at the tail, once the request has finished, because only then is it known
+ * whether it failed or was slow: errors, cancellations and requests of `slowMs` or more are always
+ * kept, the others with probability `sampleRate`. A dropped trace's late parts are dropped too: a
+ * part continuing a request is kept only with its request.
  */
 import { clock, type SpanData, type Trace } from 'weft'
 
-/** The parts of one trace id so far, and whether its request (the part that began it) has finished. */
+/** How a request ended, as its root span says. */
+export type TraceOutcome = 'ok' | 'error' | 'cancelled'
+
+/** The outcomes `list` can filter on. */
+export const traceOutcomes: readonly TraceOutcome[] = ['ok', 'error', 'cancelled']
+
+/** Why a trace was kept. */
+export type KeptBecause = 'error' | 'cancelled' | 'slow' | 'sampled'
+
+/** One recent request, as the list of traces shows it. */
+export interface TraceSummary {
+  traceId: string
+  /** The root span's name: the request's method and route, `GET /search`. */
+  name: string
+  status: TraceOutcome
+  /** The request's duration in milliseconds (its root span's). */
+  duration: number
+  /** When it started, epoch milliseconds. */
+  start: number
+  /** The spans of every part recorded so far (the worker's deliveries may add more later). */
+  spans: number
+  kept: KeptBecause
+}
+
+/** Options of {@link TraceStore}; see the module comment. */
+export interface TraceStoreOptions {
+  /** How many traces to keep, counting requests under way. Default 200. */
+  capacity?: number
+  /** The fraction of ordinary requests kept, from 0 to 1. Default 1 (all). */
+  sampleRate?: number
+  /** A request taking this many milliseconds or more is kept whatever the sampling says. Default 500. */
+  slowMs?: number
+  /** Uniform in [0, 1): the sampling's coin. Default Math.random (tests inject their own). */
+  random?: () => number
+  /**
+   * Requests whose trace is never kept, by their root span's name. Default: the trace pages' own
+   * (`/_weft/...`) and the probes (`/healthz`, `/metrics`), which would otherwise crowd out the
+   * requests one comes to look at.
+   */
+  ignore?: (name: string) => boolean
+}
+
+const unrecorded = /^[A-Z]+ \/(?:_weft\/|healthz$|metrics$)/
+
+/** The parts of one trace id so far; `request` once the request (the part that began it) has finished. */
 interface Entry {
   /** Kept as they are, and turned into data only when asked for: most traces never are. */
   parts: Trace[]
-  finished: boolean
+  request: Omit<TraceSummary, 'spans'> | undefined
   waiters: (() => void)[]
 }
 
-/** A bounded store of recent traces; see the module comment. */
+/** A bounded, sampled store of recent traces; see the module comment. */
 export class TraceStore {
   readonly #capacity: number
+  readonly #sampleRate: number
+  readonly #slowMs: number
+  readonly #random: () => number
+  readonly #ignore: (name: string) => boolean
   readonly #entries = new Map<string, Entry>()
 
-  /** Keeps the last `capacity` trace ids. */
-  constructor(capacity = 200) {
+  constructor(options: TraceStoreOptions = {}) {
+    checkOptions(options)
+    const {
+      capacity = 200,
+      sampleRate = 1,
+      slowMs = 500,
+      random = Math.random,
+      ignore = (name) => unrecorded.test(name),
+    } = options
     this.#capacity = capacity
+    this.#sampleRate = sampleRate
+    this.#slowMs = slowMs
+    this.#random = random
+    this.#ignore = ignore
   }
 
   /** A trace listener (`configureTracing({ onTrace })`) that stores each trace part. */
   readonly add = (trace: Trace): void => {
+    if (trace.remoteParentId !== undefined) {
+      // A part continuing a request (an RPC served here, a task delivered): it belongs with its
+      // request, if that is kept or still running; alone it is not a request to list.
+      this.#entries.get(trace.id)?.parts.push(trace)
+      return
+    }
+    const request = this.#keep(trace)
+    if (request === undefined) {
+      this.#forget(trace.id)
+      return
+    }
     const entry = this.#entry(trace.id)
     entry.parts.push(trace)
-    if (trace.remoteParentId === undefined) {
-      entry.finished = true
-      for (const wake of entry.waiters.splice(0)) wake()
-    }
+    entry.request = request
+    for (const wake of entry.waiters.splice(0)) wake()
   }
 
   /** Announces a request under way, so that `get` waits for its trace rather than answering none. */
   begin(id: string): void {
-    this.#entry(id)
+    if (!this.#entries.has(id)) this.#entry(id)
   }
 
   /**
@@ -46,7 +120,7 @@ export class TraceStore {
    */
   async get(id: string, waitMs = 0): Promise<SpanData[] | undefined> {
     let entry = this.#entries.get(id)
-    if (entry !== undefined && !entry.finished && waitMs > 0) {
+    if (entry !== undefined && entry.request === undefined && waitMs > 0) {
       const waiting = entry
       await new Promise<void>((resolve) => {
         const timer = clock().setTimeout(resolve, waitMs)
@@ -61,16 +135,72 @@ export class TraceStore {
     return spans.length === 0 ? undefined : spans
   }
 
+  /**
+   * The finished requests kept, slowest first (the latest first among equals), only those that ended
+   * with `status` when given, at most `limit` of them.
+   */
+  list(filter: { status?: TraceOutcome | undefined; limit?: number | undefined } = {}): TraceSummary[] {
+    const { status, limit = Infinity } = filter
+    const found: TraceSummary[] = []
+    for (const { request, parts } of this.#entries.values()) {
+      if (request === undefined || (status !== undefined && request.status !== status)) continue
+      found.push({ ...request, spans: parts.reduce((sum, part) => sum + part.spans.length, 0) })
+    }
+    return found.sort((a, b) => b.duration - a.duration || b.start - a.start).slice(0, limit)
+  }
+
+  /** How many traces the store holds, requests under way included. */
+  get size(): number {
+    return this.#entries.size
+  }
+
+  /** What the list shows of a finished request, or undefined when it is not kept (ignored, or not sampled). */
+  #keep(trace: Trace): Omit<TraceSummary, 'spans'> | undefined {
+    const root = trace.root
+    if (root === undefined || this.#ignore(root.name)) return undefined
+    const status: TraceOutcome = root.status === 'error' || root.status === 'cancelled' ? root.status : 'ok'
+    const duration = (root.end ?? clock().now()) - root.start
+    const kept: KeptBecause | undefined =
+      status !== 'ok'
+        ? status
+        : duration >= this.#slowMs
+          ? 'slow'
+          : this.#sampleRate > 0 && this.#random() < this.#sampleRate
+            ? 'sampled'
+            : undefined
+    if (kept === undefined) return undefined
+    return { traceId: trace.id, name: root.name, status, duration, start: root.start, kept }
+  }
+
+  /** Drops what is held under `id`, waking whoever waits for it (they then find nothing). */
+  #forget(id: string): void {
+    const entry = this.#entries.get(id)
+    this.#entries.delete(id)
+    for (const wake of entry?.waiters.splice(0) ?? []) wake()
+  }
+
   #entry(id: string): Entry {
     let entry = this.#entries.get(id)
     if (entry === undefined) {
-      entry = { parts: [], finished: false, waiters: [] }
+      entry = { parts: [], request: undefined, waiters: [] }
       this.#entries.set(id, entry)
-      if (this.#entries.size > this.#capacity) {
-        const oldest = this.#entries.keys().next().value as string
-        this.#entries.delete(oldest)
-      }
+      if (this.#entries.size > this.#capacity) this.#forget(this.#entries.keys().next().value as string)
     }
     return entry
   }
+}
+
+function checkOptions(options: TraceStoreOptions): void {
+  const fail = (what: string, expected: string, value: unknown): never => {
+    throw new TypeError(`TraceStore: options.${what} must be ${expected}, got ${String(value)}`)
+  }
+  const { capacity, sampleRate, slowMs, random, ignore } = options
+  if (capacity !== undefined && !(Number.isInteger(capacity) && capacity >= 1))
+    fail('capacity', 'a whole number of at least 1', capacity)
+  if (sampleRate !== undefined && !(typeof sampleRate === 'number' && sampleRate >= 0 && sampleRate <= 1))
+    fail('sampleRate', 'a number from 0 to 1', sampleRate)
+  if (slowMs !== undefined && !(typeof slowMs === 'number' && slowMs >= 0))
+    fail('slowMs', 'a number of milliseconds, 0 or more', slowMs)
+  if (random !== undefined && typeof random !== 'function') fail('random', 'a function', random)
+  if (ignore !== undefined && typeof ignore !== 'function') fail('ignore', 'a function', ignore)
 }

@@ -1,38 +1,173 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { scope, type Trace } from 'weft'
+import { scope, sleep, type Trace } from 'weft'
+import { withVirtualClock } from 'weft/testing'
 import { TraceStore } from '../../service/traces.ts'
 
-async function traced(name: string, parent?: { traceId: string; spanId: string }): Promise<Trace> {
+interface Shape {
+  /** The request takes this long (on the virtual clock). */
+  ms?: number
+  /** How it ends. */
+  outcome?: 'ok' | 'error' | 'cancelled'
+  /** The trace continues this remote span (a part of another request's trace). */
+  parent?: { traceId: string; spanId: string }
+}
+
+/** A finished trace of one request, `name`, with one task `work`, shaped as asked. */
+async function traced(name: string, { ms = 0, outcome = 'ok', parent }: Shape = {}): Promise<Trace> {
   let trace: Trace | undefined
-  await scope({ name, trace: (t) => (trace = t), ...(parent && { traceParent: parent }) }, async (s) => {
-    await s.spawn('work', async () => {})
-  })
+  const cancel = new AbortController()
+  await withVirtualClock((clock) =>
+    clock.run(
+      scope(
+        {
+          name,
+          trace: (t) => (trace = t),
+          signal: cancel.signal,
+          ...(parent && { traceParent: parent }),
+        },
+        async (s) => {
+          await s.spawn('work', () => sleep(ms))
+          if (outcome === 'error') throw new Error('backend down')
+          if (outcome === 'cancelled') cancel.abort(new Error('client gone'))
+        },
+      ).catch(() => {}),
+    ),
+  )
   return trace as Trace
 }
 
+const coin =
+  (...draws: number[]) =>
+  () => {
+    const draw = draws.shift()
+    assert.ok(draw !== undefined, 'the coin was tossed more often than the test expected')
+    return draw
+  }
+
 test('keeps the parts of a trace together, the request and what continued it', async () => {
   const store = new TraceStore()
-  const request = await traced('request')
-  const continued = await traced('delivery', { traceId: request.id, spanId: request.root?.spanId as string })
+  const request = await traced('GET /search')
+  const continued = await traced('delivery', {
+    parent: { traceId: request.id, spanId: request.root?.spanId as string },
+  })
   store.add(request)
   store.add(continued)
   const spans = await store.get(request.id)
   assert.deepEqual(
     spans?.map((span) => span.name),
-    ['request', 'work', 'delivery', 'work'],
+    ['GET /search', 'work', 'delivery', 'work'],
   )
+  assert.equal(store.list()[0]?.spans, 4, 'the list counts the spans of every part')
   assert.equal(await store.get('f'.repeat(32)), undefined)
 })
 
 test('waits for a request announced as under way, and forgets the oldest past its capacity', async () => {
-  const store = new TraceStore(2)
-  const request = await traced('request')
+  const store = new TraceStore({ capacity: 2 })
+  const request = await traced('GET /search')
   store.begin(request.id)
   const waiting = store.get(request.id, 5000)
   store.add(request)
   assert.equal((await waiting)?.length, 2)
   store.begin('a'.repeat(32))
   store.begin('b'.repeat(32))
+  assert.equal(store.size, 2)
   assert.equal(await store.get(request.id), undefined)
+})
+
+test('samples ordinary requests with the injected coin, and always keeps errors, cancellations and slow ones', async () => {
+  const store = new TraceStore({ sampleRate: 0.25, slowMs: 100, random: coin(0.9, 0.1) })
+  const unlucky = await traced('GET /search', { ms: 10 })
+  const lucky = await traced('GET /search', { ms: 20 })
+  const failed = await traced('GET /search', { ms: 6, outcome: 'error' })
+  const cancelled = await traced('GET /search', { ms: 5, outcome: 'cancelled' })
+  const slow = await traced('GET /search', { ms: 100 })
+  for (const trace of [unlucky, lucky, failed, cancelled, slow]) store.add(trace)
+  assert.deepEqual(
+    store.list().map(({ traceId, kept, status, duration }) => ({ traceId, kept, status, duration })),
+    [
+      { traceId: slow.id, kept: 'slow', status: 'ok', duration: 100 },
+      { traceId: lucky.id, kept: 'sampled', status: 'ok', duration: 20 },
+      { traceId: failed.id, kept: 'error', status: 'error', duration: 6 },
+      { traceId: cancelled.id, kept: 'cancelled', status: 'cancelled', duration: 5 },
+    ],
+    'slowest first; the coin was tossed only for the two ordinary requests',
+  )
+  assert.equal(await store.get(unlucky.id), undefined)
+})
+
+test('a sample rate of 0 keeps only errors and slow requests, and never tosses the coin', async () => {
+  const store = new TraceStore({ sampleRate: 0, slowMs: 50, random: coin() })
+  store.add(await traced('GET /search', { ms: 10 }))
+  store.add(await traced('GET /search', { ms: 60 }))
+  store.add(await traced('GET /search', { outcome: 'error' }))
+  assert.deepEqual(
+    store.list().map((summary) => summary.kept),
+    ['slow', 'error'],
+  )
+})
+
+test('a request dropped by sampling wakes its waiters, and its late parts are dropped too', async () => {
+  const store = new TraceStore({ sampleRate: 0.5, random: coin(0.75) })
+  const request = await traced('GET /search', { ms: 1 })
+  store.begin(request.id)
+  const waiting = store.get(request.id, 60_000)
+  store.add(request)
+  assert.equal(await waiting, undefined)
+  store.add(await traced('delivery', { parent: { traceId: request.id, spanId: 'a'.repeat(16) } }))
+  assert.equal(store.size, 0)
+  assert.equal(await store.get(request.id), undefined)
+})
+
+test('lists by outcome, at most a limit, with what the list page shows', async () => {
+  const store = new TraceStore()
+  const ok = await traced('GET /search', { ms: 30 })
+  const failed = await traced('GET /search', { ms: 20, outcome: 'error' })
+  const other = await traced('GET /', { ms: 10 })
+  for (const trace of [ok, failed, other]) store.add(trace)
+  assert.deepEqual(
+    store.list({ status: 'ok' }).map((summary) => summary.traceId),
+    [ok.id, other.id],
+  )
+  assert.deepEqual(
+    store.list({ status: 'error' }).map((summary) => summary.traceId),
+    [failed.id],
+  )
+  assert.deepEqual(store.list({ status: 'cancelled' }), [])
+  assert.deepEqual(store.list({ limit: 1 }), [
+    {
+      traceId: ok.id,
+      name: 'GET /search',
+      status: 'ok',
+      duration: 30,
+      start: ok.root?.start,
+      spans: 2,
+      kept: 'sampled',
+    },
+  ])
+})
+
+test("the trace pages' own requests and the probes are not kept", async () => {
+  const store = new TraceStore()
+  for (const name of ['GET /_weft/traces/:id', 'GET /_weft/traces', 'GET /healthz', 'GET /metrics']) {
+    store.add(await traced(name))
+  }
+  assert.equal(store.size, 0)
+  store.add(await traced('GET /healthz-report'))
+  assert.equal(store.size, 1)
+  const everything = new TraceStore({ ignore: () => false })
+  everything.add(await traced('GET /_weft/traces'))
+  assert.equal(everything.size, 1)
+})
+
+test('refuses options it cannot use', () => {
+  assert.throws(
+    () => new TraceStore({ capacity: 0 }),
+    /options\.capacity must be a whole number of at least 1/,
+  )
+  assert.throws(() => new TraceStore({ capacity: 1.5 }), /options\.capacity/)
+  assert.throws(() => new TraceStore({ sampleRate: 2 }), /options\.sampleRate must be a number from 0 to 1/)
+  assert.throws(() => new TraceStore({ sampleRate: Number.NaN }), /options\.sampleRate/)
+  assert.throws(() => new TraceStore({ slowMs: -1 }), /options\.slowMs/)
+  assert.throws(() => new TraceStore({ random: 0.5 as never }), /options\.random must be a function/)
 })

@@ -19,4 +19,10 @@ export {
   type TraceParent,
 } from './traceparent.ts'
 export { configureTracing, type RemoteParent, startSpan, type TracingOptions } from './tracing.ts'
-export { renderWaterfall, type WaterfallOptions } from './waterfall.ts'
+export {
+  renderWaterfall,
+  type WaterfallLayout,
+  type WaterfallOptions,
+  type WaterfallRow,
+  waterfallLayout,
+} from './waterfall.ts'

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { renderWaterfall, type SpanData, sleep } from 'weft'
+import { renderWaterfall, type SpanData, sleep, waterfallLayout } from 'weft'
 import { record, span } from './helpers.ts'
 
 const search: SpanData[] = [
@@ -110,4 +110,34 @@ test('the same trace always draws the same, live or from JSON', async () => {
     await s.spawn('b', () => sleep(5))
   })
   assert.equal(renderWaterfall(JSON.parse(JSON.stringify(trace))), renderWaterfall(trace))
+})
+
+test('the layout puts siblings running at once in different lanes, and reuses a lane once it is free', () => {
+  const layout = waterfallLayout(search)
+  assert.ok(layout !== undefined)
+  assert.deepEqual(
+    layout.rows.map(({ span, start, end, critical, slack, lane, lanes }) => [
+      span.name,
+      start,
+      end,
+      critical,
+      slack,
+      lane,
+      lanes,
+    ]),
+    [
+      ['request', 0, 40, true, 0, 0, 1],
+      ['geocode', 0, 30, false, 10, 0, 2],
+      ['retry', 20, 30, false, 10, 0, 1],
+      ['session', 0, 10, true, 0, 1, 2],
+      ['memcache', 0, 2, true, 0, 0, 1],
+      ['database', 2, 10, true, 0, 0, 1],
+      ['search', 10, 40, true, 0, 1, 2], // in the lane the session left
+      ['query-1', 10, 25, false, 15, 0, 2],
+      ['query-2', 10, 40, true, 0, 1, 2],
+    ],
+  )
+  assert.equal(layout.rows.find((row) => row.span.name === 'retry')?.duration, 10, 'open: until the end')
+  assert.equal(waterfallLayout([]), undefined)
+  assert.throws(() => waterfallLayout({} as never), /waterfallLayout\(\): trace must be/)
 })

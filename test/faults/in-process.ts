@@ -24,6 +24,8 @@ export interface FaultServiceOptions {
   budgets?: Partial<Budgets>
   /** Run the task worker in process. Default true. */
   worker?: boolean
+  /** The service's connections to PostgreSQL at most. Default 10 (the service's default). */
+  poolSize?: number
   /** Changes the loaded database before the service starts (a scenario's slow statement). */
   prepare?: (db: Database) => Promise<void>
 }
@@ -42,7 +44,7 @@ export interface FaultService extends AsyncDisposable {
 /** Starts the service over real backends (see the module comment). */
 export async function startFaultService(options: FaultServiceOptions = {}): Promise<FaultService> {
   const [database, memcached] = await Promise.all([createTestDatabase(), startMemcached({ servers: 3 })])
-  const db = postgres(database.url, { max: 10 })
+  const db = postgres(database.url, { max: options.poolSize ?? 10 })
   const admin = postgres(database.url, { max: 2 })
   const redisPrefix = `weft-faults-${randomBytes(4).toString('hex')}:`
   let geocoder: FastifyInstance | undefined

@@ -16,6 +16,7 @@
 import { randomUUID } from 'node:crypto'
 import { STATUS_CODES } from 'node:http'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import type { Logger } from 'pino'
 import { configureTracing, isAbort, type Trace } from 'weft'
 import { weftFastify } from 'weft/rpc'
 import type { Backends } from './backend-calls.ts'
@@ -23,6 +24,7 @@ import type { Config } from './config.ts'
 import { InvalidIpAddress, parseIp } from './data/ip.ts'
 import { BadRequest, ServiceError } from './errors.ts'
 import { acceptedLanguages } from './languages.ts'
+import { fastifyLogging, observe, ServiceMetrics } from './observability/index.ts'
 import { searchPage } from './page.ts'
 import { type Exchange, type PipelineSettings, type SearchRequest, search } from './pipeline.ts'
 import { type SessionCookies, sessionCookies } from './session.ts'
@@ -47,14 +49,17 @@ export interface ServerOptions {
   config: ServerConfig
   /** Where the traces of requests are kept. Default: a store of this server's own. */
   traces?: TraceStore
-  /** fastify's logger option. Default: off. */
-  logger?: boolean | { level: string }
+  /** The log: a level, a pino logger (see observability/logging.ts), or true for info. Default: off. */
+  logger?: boolean | { level: string } | Logger
+  /** Its `/metrics` (observability/metrics.ts); false for none. Default: metrics of its own. */
+  metrics?: ServiceMetrics | false
 }
 
 /** Builds the service's fastify app, not yet listening (`listen`, or `inject` in tests). */
 export async function createServer(options: ServerOptions): Promise<FastifyInstance> {
-  const { backends, config, traces = new TraceStore(), logger = false } = options
-  const app = Fastify({ logger })
+  const { config, traces = new TraceStore(), logger = false, metrics = new ServiceMetrics() } = options
+  const app = Fastify(fastifyLogging(logger)) as unknown as FastifyInstance
+  const backends = observe(app, options.backends, { metrics })
   const stopTracing = traceInto(traces)
   app.addHook('onClose', async () => stopTracing())
   await app.register(weftFastify, {

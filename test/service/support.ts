@@ -6,7 +6,7 @@ import type { Database } from 'weft/sql'
 import type { Backends } from '../../service/backend-calls.ts'
 import { type Budgets, openBackends, type Runtime } from '../../service/backends.ts'
 import { type Config, loadConfig } from '../../service/config.ts'
-import { createServer } from '../../service/server.ts'
+import { createServer, type ServerOptions } from '../../service/server.ts'
 import { startWorkers } from '../../service/worker.ts'
 
 /** A response, its body parsed as JSON. */
@@ -42,6 +42,8 @@ export interface StartOptions {
   budgets?: Partial<Budgets>
   /** Run the task worker in process. Default true. */
   worker?: boolean
+  /** More options of the server (its log, its metrics), given the backends it runs on. */
+  server?: (runtime: Runtime) => Partial<ServerOptions>
 }
 
 /** The test defaults: `X-Forwarded-For` trusted (one proxy), a fixed session secret, generous limits. */
@@ -60,7 +62,7 @@ export async function startService(options: StartOptions): Promise<TestService> 
   })
   if (options.worker !== false) startWorkers(runtime.resources.queue, options.db, { concurrency: 2 })
   const backends = options.wrap?.(runtime.backends) ?? runtime.backends
-  const app = await createServer({ backends, config })
+  const app = await createServer({ backends, config, ...options.server?.(runtime) })
   const url = await app.listen({ host: '127.0.0.1', port: 0 })
   const get = async (path: string, headers: Record<string, string> = {}): Promise<Response> => {
     const response = await fetch(`${url}${path}`, { headers })

@@ -1,0 +1,262 @@
+/**
+ * The service's Prometheus metrics (prom-client), on a registry of each server's own (tests run
+ * several servers in one process).
+ *
+ * Every figure counts every request, whatever fraction of them is traced: they come from where each
+ * event happens once, never from traces (a sampled-out request has none). Request latency comes from
+ * fastify's `onResponse` hook, labelled by route pattern (`/search`, never the raw URL: label values
+ * must stay few); backend calls from a wrapper around the pipeline's {@link Backends} calls (one
+ * timing per call, ok / error / cancelled); the loaders' batching from weft's per-request
+ * `loaderStats`; memcache's per-shard batches and hits and the database's round trips from the
+ * clients' own cumulative counters, read at scrape time (they cost the requests nothing); the queue's
+ * depth and age from the queue, at scrape time.
+ */
+import { performance } from 'node:perf_hooks'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { isAbort } from 'weft'
+import { loaderStats } from 'weft/batch'
+import type { Memcache } from 'weft/memcache'
+import type { TaskQueue } from 'weft/queue'
+import type { Database } from 'weft/sql'
+import { type BackendName, type Backends, type Call, mapCalls } from '../backend-calls.ts'
+import { OverLimit } from '../errors.ts'
+
+/** What the metrics read at scrape time; each is optional (a test server may have none). */
+export interface MetricsSources {
+  /** Its shards' batches, hits and misses. */
+  memcache?: Pick<Memcache, 'stats'>
+  /** Its round trips and statements. */
+  db?: Pick<Database, 'stats'>
+  /** Its tasks by name and state, and how long the oldest due task has waited. */
+  queue?: Pick<TaskQueue, 'stats' | 'lag'>
+}
+
+/** Seconds; from a cached memcache read to a search near its 2 s budget. */
+const latencyBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
+
+/** The memcache key kinds of the pipeline (`session:<id>`, `network:<ip>`, `aq:<query>`): bounded labels. */
+const cacheKinds = new Set(['session', 'network', 'aq'])
+
+/** The metrics of one server; see the module comment. */
+export class ServiceMetrics {
+  readonly registry = new Registry()
+  readonly #requests: Histogram<'method' | 'route' | 'status_code'>
+  readonly #calls: Histogram<'backend' | 'call' | 'outcome'>
+  readonly #callErrors: Counter<'backend' | 'call' | 'error'>
+  readonly #cacheLookups: Counter<'cache' | 'result'>
+  readonly #loader: Counter<'count'>
+  readonly #rejections: Counter<'limiter'>
+  /** Label children by joined values: prom-client hashes a label object on every observation otherwise. */
+  readonly #children = new Map<string, { observe(value: number): void; inc(value?: number): void }>()
+
+  constructor(sources: MetricsSources = {}) {
+    const registers = [this.registry]
+    this.#requests = new Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'HTTP requests by method, route pattern and status, from arrival to the last byte sent',
+      labelNames: ['method', 'route', 'status_code'],
+      buckets: latencyBuckets,
+      registers,
+    })
+    this.#calls = new Histogram({
+      name: 'weft_backend_call_duration_seconds',
+      help: "The pipeline's backend calls by backend, call and outcome (ok, error, cancelled)",
+      labelNames: ['backend', 'call', 'outcome'],
+      buckets: latencyBuckets,
+      registers,
+    })
+    this.#callErrors = new Counter({
+      name: 'weft_backend_call_errors_total',
+      help: 'Backend calls that failed, by backend, call and error (BackendTimeout, BackendRefused, ...)',
+      labelNames: ['backend', 'call', 'error'],
+      registers,
+    })
+    this.#cacheLookups = new Counter({
+      name: 'weft_cache_lookups_total',
+      help: "The pipeline's memcache reads by what they cache (session, network, aq: attribute queries) and result (hit, miss)",
+      labelNames: ['cache', 'result'],
+      registers,
+    })
+    this.#loader = new Counter({
+      name: 'weft_loader_total',
+      help: "The loaders' work (count: loads asked for, batches sent, keys in them): keys / batches is the mean batch size",
+      labelNames: ['count'],
+      registers,
+    })
+    this.#rejections = new Counter({
+      name: 'weft_rate_limit_rejections_total',
+      help: 'Searches refused with 503 by a rate limiter, by limiter',
+      labelNames: ['limiter'],
+      registers,
+    })
+    if (sources.memcache !== undefined) this.#memcacheCounters(sources.memcache)
+    if (sources.db !== undefined) this.#databaseCounters(sources.db)
+    if (sources.queue !== undefined) this.#queueGauges(sources.queue)
+  }
+
+  /** `backends` with every call timed, and memcache reads counted as hits or misses. */
+  instrument(backends: Backends): Backends {
+    return mapCalls(backends, (backend, name, call) => {
+      const timed = this.#timed(backend, name, call)
+      if (backend !== 'memcache' || name !== 'get') return timed
+      return (async (key: string) => {
+        const value = await (timed as (key: string) => Promise<unknown>)(key)
+        const kind = key.slice(0, key.indexOf(':'))
+        this.#child(
+          this.#cacheLookups,
+          cacheKinds.has(kind) ? kind : 'other',
+          value === undefined ? 'miss' : 'hit',
+        ).inc()
+        return value
+      }) as Call
+    })
+  }
+
+  /** Counts a finished request: its latency, its loaders' batching, a rate limiter's refusal. */
+  observeRequest(request: FastifyRequest, reply: FastifyReply): void {
+    // `routeOptions.url` is the pattern matched; a request no route matched gets one label value.
+    const route = request.routeOptions.url ?? 'unmatched'
+    this.#child(this.#requests, request.method, route, String(reply.statusCode)).observe(
+      reply.elapsedTime / 1000,
+    )
+    const scope = request.scope
+    if (scope !== null && scope !== undefined) {
+      const stats = loaderStats(scope)
+      if (stats.loads > 0) {
+        this.#child(this.#loader, 'loads').inc(stats.loads)
+        this.#child(this.#loader, 'batches').inc(stats.batches)
+        this.#child(this.#loader, 'keys').inc(stats.keys)
+      }
+    }
+  }
+
+  /** Counts a request's failure (fastify's `onError`): a rate limiter's refusal. */
+  observeError(error: unknown): void {
+    if (error instanceof OverLimit) this.#child(this.#rejections, error.limiter).inc()
+  }
+
+  /** The exposition text, and its content type. */
+  async scrape(): Promise<{ contentType: string; text: string }> {
+    return { contentType: this.registry.contentType, text: await this.registry.metrics() }
+  }
+
+  #timed(backend: BackendName, name: string, call: Call): Call {
+    return ((...args: never[]) => {
+      const start = performance.now()
+      return call(...args).then(
+        (value) => {
+          this.#child(this.#calls, backend, name, 'ok').observe((performance.now() - start) / 1000)
+          return value
+        },
+        (error: unknown) => {
+          const cancelled = isAbort(error)
+          this.#child(this.#calls, backend, name, cancelled ? 'cancelled' : 'error').observe(
+            (performance.now() - start) / 1000,
+          )
+          if (!cancelled) {
+            const type = error instanceof Error ? error.name : 'unknown'
+            this.#child(this.#callErrors, backend, name, type).inc()
+          }
+          throw error
+        },
+      )
+    }) as Call
+  }
+
+  #child(
+    metric: Histogram<string> | Counter<string>,
+    ...values: string[]
+  ): { observe(value: number): void; inc(value?: number): void } {
+    const key = `${(metric as unknown as { name: string }).name}\u0000${values.join('\u0000')}`
+    let child = this.#children.get(key)
+    if (child === undefined) {
+      child = (metric as Histogram<string>).labels(...values) as never
+      this.#children.set(key, child as never)
+    }
+    return child as { observe(value: number): void; inc(value?: number): void }
+  }
+
+  #memcacheCounters(memcache: Pick<Memcache, 'stats'>): void {
+    // The clients count for themselves; at scrape time their totals are copied (reset, then set).
+    const fields = {
+      round_trips: 'roundTrips',
+      requests: 'requests',
+      hits: 'hits',
+      misses: 'misses',
+    } as const
+    new Counter({
+      name: 'weft_memcache_total',
+      help: 'Per memcache shard (count: round_trips = batches sent, requests = commands in them, hits, misses): requests / round_trips is the mean batch size',
+      labelNames: ['shard', 'count'],
+      registers: [this.registry],
+      collect() {
+        this.reset()
+        for (const shard of memcache.stats()) {
+          for (const [label, field] of Object.entries(fields)) {
+            this.labels(shard.address, label).inc(shard[field])
+          }
+        }
+      },
+    })
+  }
+
+  #databaseCounters(db: Pick<Database, 'stats'>): void {
+    new Counter({
+      name: 'weft_sql_total',
+      help: 'The database client (count: round_trips, statements): statements / round_trips is the mean pipeline size',
+      labelNames: ['count'],
+      registers: [this.registry],
+      collect() {
+        this.reset()
+        const stats = db.stats()
+        this.labels('round_trips').inc(stats.roundTrips)
+        this.labels('statements').inc(stats.statements)
+      },
+    })
+  }
+
+  #queueGauges(queue: Pick<TaskQueue, 'stats' | 'lag'>): void {
+    new Gauge({
+      name: 'weft_queue_tasks',
+      help: 'Tasks in the queue by task name and state (queued, active, done, dead)',
+      labelNames: ['task', 'state'],
+      registers: [this.registry],
+      async collect() {
+        this.reset()
+        for (const [task, counts] of Object.entries(await queue.stats())) {
+          for (const [state, count] of Object.entries(counts)) this.labels(task, state).set(count)
+        }
+      },
+    })
+    new Gauge({
+      name: 'weft_queue_oldest_due_seconds',
+      help: 'How long the oldest task due to run has waited for a worker, by task name (0: none waiting)',
+      labelNames: ['task'],
+      registers: [this.registry],
+      async collect() {
+        this.reset()
+        for (const [task, ms] of Object.entries(await queue.lag())) this.labels(task).set(ms / 1000)
+      },
+    })
+  }
+}
+
+/**
+ * Registers `GET /metrics` and the hooks feeding `metrics` on `app` (apply to every route: register
+ * it on the root instance, before or after the routes).
+ */
+export function metricsRoutes(app: FastifyInstance, metrics: ServiceMetrics): void {
+  app.addHook('onResponse', (request, reply, done) => {
+    metrics.observeRequest(request, reply)
+    done()
+  })
+  app.addHook('onError', (_request, _reply, error, done) => {
+    metrics.observeError(error)
+    done()
+  })
+  app.get('/metrics', async (_request, reply) => {
+    const { contentType, text } = await metrics.scrape()
+    return reply.type(contentType).send(text)
+  })
+}

@@ -1,0 +1,107 @@
+// GET /metrics after a few searches (answered, degraded, refused by a rate limiter, malformed), on the
+// embedded backends: the series exist with their labels, and count what happened.
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { BackendRefused } from 'weft'
+import { embeddedDatabase } from 'weft/sql'
+import { ServiceMetrics } from '../../../service/observability/index.ts'
+import { lisbonVisitor, loadTestData, serpaVisitor } from '../fixtures.ts'
+import { eventually, startService } from '../support.ts'
+import { parseExposition, sampleValue, sumOf } from './exposition.ts'
+
+test('/metrics counts requests by route and status, backend calls by outcome, cache hits, batches, rejections and the queue', async () => {
+  await using db = embeddedDatabase()
+  await loadTestData(db)
+  await using service = await startService({
+    db,
+    worker: false, // the tasks stay queued: the queue's depth and age have something to show
+    env: { RATE_LIMITS: 'ip=3', RATE_LIMIT_WINDOW: '86400' }, // a window that cannot roll over mid-test
+    server: (runtime) => ({ metrics: new ServiceMetrics(runtime.resources) }),
+    wrap: (backends) => ({
+      ...backends,
+      geocoder: {
+        locate: async () => {
+          throw new BackendRefused('connection refused', { backend: 'geocoder', address: '127.0.0.1:9' })
+        },
+      },
+    }),
+  })
+  for (let i = 0; i < 3; i++) assert.equal((await service.search(lisbonVisitor, { q: 'lisb' })).status, 200)
+  const refused = await service.search(lisbonVisitor, { q: 'lisb' })
+  assert.equal(refused.status, 503)
+  assert.equal((await service.search(serpaVisitor, { q: ' ' })).status, 400)
+  assert.equal((await service.get('/nowhere/42')).status, 404)
+
+  const response = await fetch(`${service.url}/metrics`)
+  assert.equal(response.status, 200)
+  assert.match(response.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/)
+  const text = await response.text()
+  assert.match(text, /# TYPE http_request_duration_seconds histogram/)
+  const samples = parseExposition(text)
+
+  const requests = (status: string, route = '/search') =>
+    sampleValue(samples, 'http_request_duration_seconds_count', { method: 'GET', route, status_code: status })
+  assert.equal(requests('200'), 3)
+  assert.equal(requests('503'), 1)
+  assert.equal(requests('400'), 1)
+  assert.equal(requests('404', 'unmatched'), 1, 'an unmatched URL is one label value, not the URL')
+  assert.ok(!text.includes('/nowhere/42'))
+  assert.equal(
+    sampleValue(samples, 'http_request_duration_seconds_bucket', {
+      route: '/search',
+      status_code: '200',
+      le: '+Inf',
+    }),
+    3,
+  )
+
+  assert.equal(sampleValue(samples, 'weft_rate_limit_rejections_total', { limiter: 'ip' }), 1)
+
+  const calls = (backend: string, call: string, outcome: string) =>
+    sampleValue(samples, 'weft_backend_call_duration_seconds_count', { backend, call, outcome }) ?? 0
+  assert.equal(calls('geocoder', 'locate', 'error'), 4, 'every search asked the geocoder, and it refused')
+  assert.equal(
+    sampleValue(samples, 'weft_backend_call_errors_total', {
+      backend: 'geocoder',
+      call: 'locate',
+      error: 'BackendRefused',
+    }),
+    4,
+  )
+  assert.ok(calls('database', 'citiesStartingWith', 'ok') >= 1)
+  assert.ok(calls('memcache', 'incr', 'ok') >= 3 * 4, 'four limiters per search answered')
+
+  // The first search missed the attribute queries' cache and filled it; the next ones hit it.
+  assert.ok((sampleValue(samples, 'weft_cache_lookups_total', { cache: 'aq', result: 'miss' }) ?? 0) >= 1)
+  assert.ok((sampleValue(samples, 'weft_cache_lookups_total', { cache: 'aq', result: 'hit' }) ?? 0) >= 1)
+
+  const batches = sampleValue(samples, 'weft_loader_total', { count: 'batches' }) ?? 0
+  const keys = sampleValue(samples, 'weft_loader_total', { count: 'keys' }) ?? 0
+  assert.ok(batches >= 1 && keys >= batches, `${keys} keys in ${batches} batches`)
+  const roundTrips = sumOf(samples, 'weft_memcache_total', { count: 'round_trips' })
+  const commands = sumOf(samples, 'weft_memcache_total', { count: 'requests' })
+  assert.ok(
+    roundTrips >= 1 && commands > roundTrips,
+    `${commands} memcache commands in ${roundTrips} batches`,
+  )
+  assert.equal(samples.filter((s) => s.name === 'weft_memcache_total' && s.labels.count === 'hits').length, 4)
+  assert.ok((sampleValue(samples, 'weft_sql_total', { count: 'statements' }) ?? 0) >= 1)
+
+  // The enqueues of a search's last step may land after its response.
+  await eventually(async () => {
+    const later = parseExposition(await (await fetch(`${service.url}/metrics`)).text())
+    assert.ok(
+      (sampleValue(later, 'weft_queue_tasks', { task: 'log-ranking-decision', state: 'queued' }) ?? 0) >= 3,
+    )
+    assert.equal(sampleValue(later, 'weft_queue_tasks', { task: 'log-ranking-decision', state: 'done' }), 0)
+    const age = sampleValue(later, 'weft_queue_oldest_due_seconds', { task: 'log-ranking-decision' })
+    assert.ok(age !== undefined && age >= 0 && age < 60, `oldest task waited ${age} s`)
+  })
+})
+
+test('metrics: false serves no /metrics', async () => {
+  await using db = embeddedDatabase()
+  await loadTestData(db)
+  await using service = await startService({ db, worker: false, server: () => ({ metrics: false }) })
+  assert.equal((await service.get('/metrics')).status, 404)
+})

@@ -129,23 +129,42 @@ export async function startWorkerProcess(env: Record<string, string>): Promise<C
 export interface Servers extends AsyncDisposable {
   readonly database: TestDatabase
   readonly memcached: MemcachedServers
+  /** The Redis server now (a new one after {@link Servers.restartRedis}). */
   readonly redis: RedisServer
+  /** Starts Redis again on its port with its options (after the scenario killed or stopped it). */
+  restartRedis(): Promise<void>
   close(): Promise<void>
 }
 
-/** Starts a fresh database, three memcached servers and a Redis server; `close` stops and drops them all. */
+/**
+ * Starts a fresh database, three memcached servers and a Redis server (with `redisOptions`); `close`
+ * stops and drops them all.
+ */
 export async function startServers(redisOptions: RedisServerOptions = {}): Promise<Servers> {
-  const [database, memcached, redis] = await Promise.all([
+  const [database, memcached, firstRedis] = await Promise.all([
     createTestDatabase(),
     startMemcached({ servers: 3, memory: 64 }),
     startRedisServer(redisOptions),
   ])
+  let redis = firstRedis
   let closing: Promise<void> | undefined
   const close = (): Promise<void> => {
     closing ??= Promise.all([database.drop(), memcached.stop(), redis.stop()]).then(() => {})
     return closing
   }
-  return { database, memcached, redis, close, [Symbol.asyncDispose]: close }
+  return {
+    database,
+    memcached,
+    get redis() {
+      return redis
+    },
+    async restartRedis() {
+      await redis.stop()
+      redis = await startRedisServer({ ...redisOptions, port: redis.port })
+    },
+    close,
+    [Symbol.asyncDispose]: close,
+  }
 }
 
 /** One answer (or its absence) as the client saw it; times in ms of `performance.now()`. */

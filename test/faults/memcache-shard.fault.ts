@@ -1,16 +1,19 @@
-// Scenario 1: one of three memcached shards SIGKILLed under load. Every search still answers 200:
-// what the shard cached comes from the database, and the rate limiter on it fails open (the choice
-// documented in service/pipeline.ts: counting nothing for a few seconds beats refusing everyone).
-// Restarted on its port, empty, the shard gets traffic again within 5 s (the client's reconnection
-// backoff is at most 2 s).
+// Scenario 1: one of three memcached shards SIGKILLed under load (and, apart, blackholed by a fault
+// proxy: a host that stops answering, which costs every call its budget instead of failing at once).
+// Every search still answers 200: what the shard cached comes from the database, and the rate limiter
+// on it fails open (the choice documented in service/pipeline.ts: counting nothing for a few seconds
+// beats refusing everyone). Back (restarted on its port, empty; or reachable again), the shard gets
+// traffic again within 5 s (the client's reconnection backoff is at most 2 s).
 import assert from 'node:assert/strict'
 import { connect } from 'node:net'
 import { test } from 'node:test'
+import { type FaultProxy, startFaultProxy } from 'weft/testing'
 import { since, timeUntil } from './in-process.ts'
 import { reportScenario } from './report.ts'
 import {
   percentile,
   phase,
+  type Servers,
   startLoad,
   startServers,
   startServiceProcess,
@@ -40,11 +43,21 @@ function commandsServed(address: string): Promise<number> {
   })
 }
 
-test('scenario 1: a memcached shard SIGKILLed under load; every search answers 200; restarted, the shard serves again within 5 s', async () => {
-  await using servers = await startServers()
+/** A fault of the victim shard: `start` it, `end` it; `served` counts the commands it served since `end`. */
+interface ShardFault {
+  start(): Promise<void>
+  end(): Promise<void>
+  served(): Promise<number>
+}
+
+/**
+ * Runs the service under load over `memcacheServers`, with `fault` on the victim shard for
+ * {@link outageMs}; reports and checks the guarantees under `name`.
+ */
+async function shardOutage(name: string, servers: Servers, memcacheServers: string[], fault: ShardFault) {
   const service = await startServiceProcess({
     DATABASE_URL: servers.database.url,
-    MEMCACHE_SERVERS: servers.memcached.addresses.join(','),
+    MEMCACHE_SERVERS: memcacheServers.join(','),
     REDIS_URL: servers.redis.url,
     WORKERS: '2',
   })
@@ -71,21 +84,19 @@ test('scenario 1: a memcached shard SIGKILLed under load; every search answers 2
         },
       }),
     })
-    const victimAddress = servers.memcached.addresses[victim] as string
     await phase(3000)
-    const killedAt = performance.now()
-    await servers.memcached.kill(victim)
+    const faultAt = performance.now()
+    await fault.start()
     await phase(outageMs)
-    await servers.memcached.restart(victim)
-    const restartedAt = performance.now()
-    // The restarted server counts from 0: any command it served came from the service.
-    const recoveryMs = await timeUntil(async () => (await commandsServed(victimAddress)) > 0, 10_000)
+    await fault.end()
+    const endedAt = performance.now()
+    const recoveryMs = await timeUntil(async () => (await fault.served()) > 0, 10_000)
     await phase(2000)
     await load.stop()
     const end = performance.now()
 
-    const during = load.answers.filter((a) => a.start >= killedAt && a.start < restartedAt)
-    const before = load.answers.filter((a) => a.start < killedAt)
+    const during = load.answers.filter((a) => a.start >= faultAt && a.start < endedAt)
+    const before = load.answers.filter((a) => a.start < faultAt)
     const latency = (answers: typeof during) => ({
       p50Ms: percentile(
         answers.map((a) => a.end - a.start),
@@ -102,24 +113,24 @@ test('scenario 1: a memcached shard SIGKILLed under load; every search answers 2
       requests: load.tally.requests,
       statuses: load.tally.statuses,
       recoveryMs,
-      outageMs: Math.round(restartedAt - killedAt),
+      outageMs: Math.round(endedAt - faultAt),
       limiters: 'fail open',
       duringOutage: {
         requests: during.length,
-        statuses: tallyBetween(load.answers, killedAt, restartedAt).statuses,
+        statuses: tallyBetween(load.answers, faultAt, endedAt).statuses,
         rateLimitFailedOpen: degraded(/rate limit failed open/),
         cacheSkipped: degraded(/not cached|read from the database/),
         latency: latency(during),
       },
       latencyBefore: latency(before),
-      afterRestart: {
-        requests: load.answers.filter((a) => a.start >= restartedAt).length,
-        statuses: tallyBetween(load.answers, restartedAt, end).statuses,
+      afterOutage: {
+        requests: load.answers.filter((a) => a.start >= endedAt).length,
+        statuses: tallyBetween(load.answers, endedAt, end).statuses,
       },
-      shardCommandsAfterRestart: await commandsServed(victimAddress),
-      scenarioMs: since(killedAt - 3000),
+      shardCommandsAfterOutage: await fault.served(),
+      scenarioMs: since(faultAt - 3000),
     }
-    await reportScenario('memcached shard killed', figures)
+    await reportScenario(name, figures)
     console.log(JSON.stringify(figures, null, 2))
 
     assert.equal(
@@ -128,9 +139,46 @@ test('scenario 1: a memcached shard SIGKILLed under load; every search answers 2
       JSON.stringify(load.tally.statuses),
     )
     assert.ok(during.length > 50, `only ${during.length} requests during the outage`)
-    assert.ok(figures.duringOutage.rateLimitFailedOpen > 0, 'the limiter on the dead shard failed open')
-    assert.ok(recoveryMs < 5000, `the restarted shard served again after ${recoveryMs} ms`)
+    assert.ok(figures.duringOutage.rateLimitFailedOpen > 0, 'the limiter on the lost shard failed open')
+    assert.ok(recoveryMs < 5000, `the shard served again after ${recoveryMs} ms`)
   } finally {
     await service.stop()
+  }
+}
+
+test('scenario 1: a memcached shard SIGKILLed under load; every search answers 200; restarted, the shard serves again within 5 s', async () => {
+  await using servers = await startServers()
+  const address = servers.memcached.addresses[victim] as string
+  await shardOutage('memcached shard killed', servers, [...servers.memcached.addresses], {
+    start: () => servers.memcached.kill(victim),
+    end: () => servers.memcached.restart(victim),
+    // The restarted server counts from 0: any command it served came from the service.
+    served: () => commandsServed(address),
+  })
+})
+
+test('scenario 1, blackholed: a memcached shard that stops answering (fault proxy) costs each call its budget, never a failed search', async () => {
+  await using servers = await startServers()
+  const proxies: FaultProxy[] = []
+  try {
+    for (const target of servers.memcached.addresses) proxies.push(await startFaultProxy({ target }))
+    const proxy = proxies[victim] as FaultProxy
+    const address = servers.memcached.addresses[victim] as string
+    let servedBefore = 0
+    await shardOutage(
+      'memcached shard blackholed',
+      servers,
+      proxies.map((p) => p.address),
+      {
+        start: () => proxy.drop('blackhole'),
+        end: async () => {
+          servedBefore = await commandsServed(address) // nothing got through the blackhole since
+          await proxy.restore()
+        },
+        served: async () => (await commandsServed(address)) - servedBefore,
+      },
+    )
+  } finally {
+    await Promise.all(proxies.map((p) => p.close()))
   }
 })

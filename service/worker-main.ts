@@ -3,10 +3,12 @@
  * The tasks live in the database (or on Redis with `QUEUE_BACKEND=redis`), so this needs the
  * `DATABASE_URL` the servers use: the embedded database belongs to the one process that opened it.
  */
+import { configureTracing } from 'weft'
 import { queueFromEnv } from 'weft/queue'
 import { databaseFromEnv } from 'weft/sql'
 import { loadConfigOrExit } from './config.ts'
 import { migrate } from './data/migrate.ts'
+import { otlpFromEnv } from './observability/otlp.ts'
 import { startWorkers } from './worker.ts'
 
 const config = loadConfigOrExit()
@@ -19,6 +21,9 @@ if (config.databaseUrl === undefined) {
 const db = databaseFromEnv(config.databaseUrl)
 await migrate(db)
 const queue = queueFromEnv(config.env, db)
+// Deliveries continue the traces of the requests that enqueued them: exported, they join those traces.
+const otlp = otlpFromEnv('weft-worker')
+if (otlp !== undefined) configureTracing({ enabled: true, onTrace: otlp.onTrace })
 startWorkers(queue, db, { concurrency: Math.max(1, config.workers) })
 // Before announcing itself: a signal arriving with no listener yet would kill the process outright.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -26,6 +31,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     queue
       .close()
       .then(() => db.close())
+      .then(() => otlp?.shutdown())
       .then(
         () => process.exit(0),
         (error: unknown) => {

@@ -2,6 +2,9 @@
  * Runs the geocoder service: `npm run geocoder`. Listens on GEOCODER_HOST:GEOCODER_PORT (default
  * 127.0.0.1:3001; port 0 picks a free one) and prints its URL on stdout.
  */
+import { configureTracing } from 'weft'
+import { weftFastify } from 'weft/rpc'
+import { otlpFromEnv } from '../observability/otlp.ts'
 import { geocoderServer } from './server.ts'
 
 const host = process.env.GEOCODER_HOST ?? '127.0.0.1'
@@ -12,18 +15,25 @@ if (!/^\d{1,5}$/.test(portText) || port > 65535) {
   process.exit(2)
 }
 
-const app = await geocoderServer()
+// Requests run in weft scopes: the caller's deadline applies, and its `traceparent` is continued; with
+// an OTLP endpoint, those traces are exported and join the caller's.
+const otlp = otlpFromEnv('weft-geocoder')
+if (otlp !== undefined) configureTracing({ enabled: true, onTrace: otlp.onTrace })
+const app = await geocoderServer({ register: (app) => app.register(weftFastify) })
 // The handlers go in before the URL is printed: a supervisor that signals on reading the line must
 // find them there.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
-    app.close().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        console.error(error)
-        process.exit(1)
-      },
-    )
+    app
+      .close()
+      .then(() => otlp?.shutdown())
+      .then(
+        () => process.exit(0),
+        (error: unknown) => {
+          console.error(error)
+          process.exit(1)
+        },
+      )
   })
 }
 const url = await app.listen({ host, port })

@@ -12,6 +12,7 @@
  * part continuing a request is kept only with its request.
  */
 import { clock, type SpanData, type Trace } from 'weft'
+import type { Config } from './config.ts'
 
 /** How a request ended, as its root span says. */
 export type TraceOutcome = 'ok' | 'error' | 'cancelled'
@@ -27,6 +28,8 @@ export interface TraceSummary {
   traceId: string
   /** The root span's name: the request's method and route, `GET /search`. */
   name: string
+  /** The request's query string, decoded (`q=lisb&limit=10`), when its root span recorded `url.query`. */
+  query?: string
   status: TraceOutcome
   /** The request's duration in milliseconds (its root span's). */
   duration: number
@@ -63,6 +66,15 @@ interface Entry {
   parts: Trace[]
   request: Omit<TraceSummary, 'spans'> | undefined
   waiters: (() => void)[]
+}
+
+/** The store `TRACE_CAPACITY`, `TRACE_SAMPLE_RATE` and `TRACE_SLOW_MS` ask for. */
+export function traceStoreFor(config: Pick<Config, 'traceCapacity' | 'traceSampleRate' | 'traceSlowMs'>) {
+  return new TraceStore({
+    capacity: config.traceCapacity,
+    sampleRate: config.traceSampleRate,
+    slowMs: config.traceSlowMs,
+  })
 }
 
 /** A bounded, sampled store of recent traces; see the module comment. */
@@ -149,6 +161,11 @@ export class TraceStore {
     return found.sort((a, b) => b.duration - a.duration || b.start - a.start).slice(0, limit)
   }
 
+  /** What the store keeps: see {@link TraceStoreOptions}. */
+  get settings(): { capacity: number; sampleRate: number; slowMs: number } {
+    return { capacity: this.#capacity, sampleRate: this.#sampleRate, slowMs: this.#slowMs }
+  }
+
   /** How many traces the store holds, requests under way included. */
   get size(): number {
     return this.#entries.size
@@ -169,7 +186,16 @@ export class TraceStore {
             ? 'sampled'
             : undefined
     if (kept === undefined) return undefined
-    return { traceId: trace.id, name: root.name, status, duration, start: root.start, kept }
+    const query = root.attributes['url.query']
+    return {
+      traceId: trace.id,
+      name: root.name,
+      ...(typeof query === 'string' && query !== '' && { query: decodeQuery(query) }),
+      status,
+      duration,
+      start: root.start,
+      kept,
+    }
   }
 
   /** Drops what is held under `id`, waking whoever waits for it (they then find nothing). */
@@ -203,4 +229,9 @@ function checkOptions(options: TraceStoreOptions): void {
     fail('slowMs', 'a number of milliseconds, 0 or more', slowMs)
   if (random !== undefined && typeof random !== 'function') fail('random', 'a function', random)
   if (ignore !== undefined && typeof ignore !== 'function') fail('ignore', 'a function', ignore)
+}
+
+/** `q=s%C3%A3o+p&limit=10` as `q=são p&limit=10`: how the list shows what was asked. */
+export function decodeQuery(query: string): string {
+  return [...new URLSearchParams(query)].map(([key, value]) => `${key}=${value}`).join('&')
 }

@@ -20,6 +20,7 @@ export {
 } from './traceparent.ts'
 export { configureTracing, type RemoteParent, startSpan, type TracingOptions } from './tracing.ts'
 export {
+  formatDuration,
   renderWaterfall,
   type WaterfallLayout,
   type WaterfallOptions,

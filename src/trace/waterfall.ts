@@ -262,8 +262,18 @@ function wrap(prefix: string, words: readonly string[], width: number): string[]
   return lines
 }
 
-/** Milliseconds to three significant digits or so: `0.25 ms`, `35.0 ms`, `250 ms`, `1.25 s`. */
-function formatDuration(ms: number): string {
+/**
+ * Milliseconds as the waterfall writes them, to three significant digits or so, so that other
+ * renderers of a trace read the same.
+ *
+ * @example
+ * ```ts
+ * import assert from 'node:assert/strict'
+ * import { formatDuration } from 'weft'
+ * assert.deepEqual([0.25, 35, 250, 1250].map(formatDuration), ['0.25 ms', '35.0 ms', '250 ms', '1.25 s'])
+ * ```
+ */
+export function formatDuration(ms: number): string {
   if (ms >= 1000) return `${(ms / 1000).toFixed(2)} s`
   return `${ms.toFixed(ms < 10 ? 2 : ms < 100 ? 1 : 0)} ms`
 }

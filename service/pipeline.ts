@@ -23,11 +23,11 @@
  * - redis down: no result is demoted, and the counts are not updated;
  * - queue down: the session is not saved (it lives on in memcache), and the ranking is not logged.
  * Side effects after the response was written (step 5) cannot change it: their failures are reported
- * to `onError`. A request over the rate limits leaves no side effect but its counts in the limiters
+ * to `onError`, cancellations included (the request's deadline cutting one off, the server stopping). A request over the rate limits leaves no side effect but its counts in the limiters
  * (and what its lookups put in memcache): a new session is saved, cached and set only once the limits
  * have let the request through, and nothing is enqueued before.
  */
-import { asCompleted, clock, currentSignal, currentSpan, isAbort, type Scope, scope, type Task } from 'weft'
+import { asCompleted, clock, currentSignal, currentSpan, type Scope, scope, type Task } from 'weft'
 import { type AttributeQuery, attributeQueries, attributeTtl } from './attributes.ts'
 import type { Backends, City, IpNetwork, Place, RankingDecision } from './backend-calls.ts'
 import { limiterNames } from './config.ts'
@@ -400,10 +400,10 @@ function finish(
     results: answer.results.map(({ id, name, score, why }) => ({ id, name, score, why })),
   }
   const ids = answer.results.map((result) => result.id)
+  // Every failure is reported, a cancellation too: the answer is out by then, so what cancels a side
+  // effect (the request's deadline, the server stopping) loses it, and the log must say so.
   const sideEffect = (what: string, effect: () => Promise<void>) => () =>
-    effect().catch((error: unknown) => {
-      if (!isAbort(error)) settings.onError?.(what, error)
-    })
+    effect().catch((error: unknown) => settings.onError?.(what, error))
   return scope({ name: 'finish' }, (f) => {
     f.spawn(
       'count results served',

@@ -2,7 +2,7 @@
 // timing against its dependency graph, its trace, and its degradation policy, step by step.
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { criticalPath, scope, type Trace } from 'weft'
+import { criticalPath, DeadlineExceeded, isAbort, scope, sleep, type Trace } from 'weft'
 import { withVirtualClock } from 'weft/testing'
 import { type Backends, type Call, mapCalls } from '../../service/backend-calls.ts'
 import { countingCalls, sequential, withLatency } from '../../service/backend-modes.ts'
@@ -285,6 +285,35 @@ describe('the degradation policy', () => {
       )
       assert.ok(error instanceof BackendDown)
       assert.equal(error.backend, 'database')
+    })
+  })
+
+  test('a side effect the request deadline cuts off after the response is reported, not dropped unsaid', async () => {
+    await withVirtualClock(async (clock) => {
+      // The queue takes the ranking log past the request's deadline (a stalled Redis, say).
+      const slowLog = mapCalls(withLatency(memory.backends, latencies), (backend, name, call): Call => {
+        if (`${backend}.${name}` !== 'queue.enqueue') return call
+        return async (...args) => {
+          if (args[0] === 'log-ranking-decision') await sleep(10_000)
+          return call(...args)
+        }
+      })
+      const errors: [string, unknown][] = []
+      const responses: SearchAnswer[] = []
+      const exchange: Exchange = { setSessionCookie: () => {}, respond: (answer) => responses.push(answer) }
+      const searching = scope({ name: 'request', deadline: 500 }, () =>
+        search(slowLog, request(), exchange, {
+          ...settings,
+          onError: (what, error) => errors.push([what, error]),
+        }),
+      )
+      await assert.rejects(clock.run(searching), DeadlineExceeded)
+      assert.equal(responses.length, 1, 'the answer went out')
+      assert.deepEqual(
+        errors.map(([what]) => what),
+        ['log-ranking-decision'],
+      )
+      assert.ok(isAbort(errors[0]?.[1]))
     })
   })
 

@@ -15,6 +15,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import { STATUS_CODES } from 'node:http'
+import type { Duplex } from 'node:stream'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
 import { configureTracing, isAbort, type Trace } from 'weft'
@@ -72,6 +73,9 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
       .code(404)
       .send(errorBody(404, 'NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`)),
   )
+  // node's HTTP server closes the connection of a CONNECT request without a word when nobody listens
+  // for them (fastify does not): this service is no proxy, and says so.
+  app.server.on('connect', (_request: unknown, socket: Duplex) => refuseConnect(socket))
 
   const cookies = sessionCookies(config.sessionSecret)
   const settings: PipelineSettings = {
@@ -204,6 +208,15 @@ function sendError(error: unknown, request: FastifyRequest, reply: FastifyReply)
   }
   request.log.error({ err: error }, 'search failed')
   return reply.code(500).send(errorBody(500, 'INTERNAL_ERROR', 'the search failed; see the server log'))
+}
+
+function refuseConnect(socket: Duplex): void {
+  const body = JSON.stringify(errorBody(405, 'METHOD_NOT_ALLOWED', 'this service is not a proxy: no CONNECT'))
+  socket.on('error', () => {}) // the client may be gone already; there is no one left to tell
+  socket.end(
+    'HTTP/1.1 405 Method Not Allowed\r\nallow: GET, HEAD\r\ncontent-type: application/json; charset=utf-8\r\n' +
+      `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  )
 }
 
 function errorBody(status: number, code: string, message: string) {

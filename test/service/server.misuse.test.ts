@@ -1,5 +1,7 @@
 // Bad input to the search service: each a 400 with a JSON error and a stable code, never a 500.
 import assert from 'node:assert/strict'
+import { once } from 'node:events'
+import { connect } from 'node:net'
 import { after, before, describe, test } from 'node:test'
 import { type Database, embeddedDatabase } from 'weft/sql'
 import { sessionCookies } from '../../service/session.ts'
@@ -158,5 +160,17 @@ describe('other headers and routes', () => {
     assert.equal(bad.body.code, 'INVALID_TRACE_ID')
     const unknown = await service.get(`/_weft/traces/${'ab'.repeat(16)}`)
     assert.equal(unknown.status, 404)
+  })
+
+  test('CONNECT (found by fuzzing: node dropped the connection unanswered): 405', async () => {
+    const socket = connect(Number(new URL(service.url).port), '127.0.0.1')
+    socket.end('CONNECT /search HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n')
+    const chunks: Buffer[] = []
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk))
+    await once(socket, 'close')
+    const [head = '', body = ''] = Buffer.concat(chunks).toString().split('\r\n\r\n')
+    assert.match(head, /^HTTP\/1\.1 405 /)
+    assert.match(head, /^allow: GET, HEAD$/im)
+    assert.equal(JSON.parse(body).code, 'METHOD_NOT_ALLOWED')
   })
 })

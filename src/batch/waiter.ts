@@ -1,5 +1,5 @@
 import { AbortError } from '../core/errors.ts'
-import { Node } from '../core/node.ts'
+import { Cancellable, type Node } from '../core/node.ts'
 
 const PENDING = 0
 const FULFILLED = 1
@@ -141,36 +141,40 @@ export abstract class Shared<T> {
  * One caller waiting for a {@link Shared} outcome (or, for a cache hit, for the batch of its turn),
  * as a leaf of the cancellation tree: adopted by the caller's task or scope, it is cancelled in the
  * same walk that cancels them, with no AbortSignal and no listener (the costs a per-load listener
- * would add to every load). Cancelled, it rejects its caller's promise with an AbortError and tells
- * the outcome one caller fewer is waiting.
+ * would add to every load), and as a leaf rather than a whole node. Cancelled, it rejects its
+ * caller's promise with an AbortError and tells the outcome one caller fewer is waiting.
  */
-export class Waiter<T> extends Node {
+export class Waiter<T> extends Cancellable {
   /** The caller's task or scope, whose cancellation cancels this waiter. */
   readonly owner: Node | undefined
   /** The caller's explicit signal, when it gave one instead. */
   readonly cancelSignal: AbortSignal | undefined
   readonly promise: Promise<T>
   /** The next waiter of the same outcome. */
-  next: Waiter<T> | undefined
+  next: Waiter<T> | undefined = undefined
   /** What a cancellation says was cancelled. */
   readonly #what: string
   /** The outcome waited for; undefined for a cache hit, which waits for no fetch. */
   readonly #target: Shared<T> | undefined
-  #settled = false
-  #resolve!: (value: T) => void
-  #reject!: (error: unknown) => void
-  #listener: (() => void) | undefined
+  /** Settle the caller's promise; undefined once it is settled (or cancelled). */
+  #resolve: ((value: T) => void) | undefined
+  #reject: ((error: unknown) => void) | undefined
+  #listener: (() => void) | undefined = undefined
 
   constructor(what: string, owner: Node | undefined, signal: AbortSignal | undefined, target?: Shared<T>) {
-    super('waiter', undefined, undefined)
+    super()
     this.#what = what
     this.owner = owner
     this.cancelSignal = signal
     this.#target = target
-    this.promise = new Promise<T>((resolve, reject) => {
-      this.#resolve = resolve
-      this.#reject = reject
+    let resolve!: (value: T) => void
+    let reject!: (error: unknown) => void
+    this.promise = new Promise<T>((res, rej) => {
+      resolve = res
+      reject = rej
     })
+    this.#resolve = resolve
+    this.#reject = reject
   }
 
   /** @internal Starts listening for the caller's cancellation (which may have happened already). */
@@ -188,34 +192,29 @@ export class Waiter<T> extends Node {
     }
   }
 
-  // A waiter is never the ambient node, so nothing reads these; they name its owner's.
-  get scope(): Node {
-    return this.owner?.scope ?? this
-  }
-
-  get root(): Node {
-    return this.owner?.root ?? this
-  }
-
   /** @internal Settles the caller's promise, unless it was cancelled already. */
   settle(ok: boolean, value: unknown, quiet: boolean): void {
-    if (this.#settled) return
-    this.#settled = true
+    const reject = this.#reject
+    if (reject === undefined) return
+    const resolve = this.#resolve as (value: T) => void
+    this.#resolve = this.#reject = undefined
     this.#detach()
-    if (ok) this.#resolve(value as T)
+    if (ok) resolve(value as T)
     else {
       if (quiet) this.promise.catch(ignore)
-      this.#reject(value)
+      reject(value)
     }
   }
 
-  protected onAbort(reason: unknown): void {
-    if (this.#settled) return
-    this.#settled = true
+  /** The caller was cancelled: its promise rejects with an AbortError, unless it has settled. */
+  abort(reason: unknown): void {
+    const reject = this.#reject
+    if (reject === undefined) return
+    this.#resolve = this.#reject = undefined
     this.#detach()
     // A cancelled caller may well have stopped listening: its rejection must not count as unhandled.
     this.promise.catch(ignore)
-    this.#reject(new AbortError(this.#what, reason))
+    reject(new AbortError(this.#what, reason))
     this.#target?.left(reason)
   }
 

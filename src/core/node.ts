@@ -2,6 +2,31 @@ import { AsyncLocalStorage } from 'node:async_hooks'
 import type { Span } from '../trace/span.ts'
 
 /**
+ * Anything the cancellation tree cancels: its nodes (scopes, tasks), and leaves that only need to hear
+ * the cancellation (a load waiting for a batch). A leaf is three links and an `abort` method, rather
+ * than a whole node with its signal, its children and its span: a load waited on from 10,000 tasks
+ * registers for cancellation with a few pointer writes and no allocation.
+ */
+export abstract class Cancellable {
+  // The links of the adopter's intrusive list of children. Public for Node only: JavaScript has no
+  // protected fields, and a # field of this class is out of reach of Node's code.
+  /** @internal The node that adopted this one, which cancels it. */
+  adopter: Node | undefined = undefined
+  /** @internal */
+  previousSibling: Cancellable | undefined = undefined
+  /** @internal */
+  nextSibling: Cancellable | undefined = undefined
+
+  /** Cancels this with `reason` (once: later calls do nothing). */
+  abstract abort(reason: unknown): void
+
+  /** Leaves the node that adopted this one (its parent, or the heir it was bequeathed to). */
+  leave(): void {
+    this.adopter?.release(this)
+  }
+}
+
+/**
  * A node of the cancellation tree: every scope and every task is one.
  *
  * Cancellation flows down this tree by direct calls, not through AbortSignal listeners: a fan-out of
@@ -11,7 +36,7 @@ import type { Span } from '../trace/span.ts'
  * together with its node. The only listener weft ever adds is one per scope on a foreign parent signal
  * (the `signal` option), and it is removed when that scope settles.
  */
-export abstract class Node {
+export abstract class Node extends Cancellable {
   /** Name shown in errors and spans. */
   readonly name: string
   /** The effective deadline in epoch ms (the earliest along the path to the root), if any. */
@@ -24,13 +49,11 @@ export abstract class Node {
   // Children form an intrusive doubly linked list: adopting and releasing a child is a few pointer
   // writes, with no allocation and no hashing, which matters at 10,000 tasks per scope.
   // Appended at the tail, so that children are cancelled in the order they were started.
-  #firstChild: Node | undefined
-  #lastChild: Node | undefined
-  #previousSibling: Node | undefined
-  #nextSibling: Node | undefined
-  #adopter: Node | undefined
+  #firstChild: Cancellable | undefined
+  #lastChild: Cancellable | undefined
 
   constructor(name: string, deadline: number | undefined, span: Span | undefined) {
+    super()
     this.name = name
     this.deadline = deadline
     this.span = span
@@ -70,23 +93,27 @@ export abstract class Node {
     if (this.#firstChild === undefined) return
     // Cancelling one child may release others (its abort handler ends them), so walk a snapshot and
     // skip the children that left meanwhile.
-    const children: Node[] = []
-    for (let child: Node | undefined = this.#firstChild; child !== undefined; child = child.#nextSibling) {
+    const children: Cancellable[] = []
+    for (
+      let child: Cancellable | undefined = this.#firstChild;
+      child !== undefined;
+      child = child.nextSibling
+    ) {
       children.push(child)
     }
-    for (const child of children) if (child.#adopter === this) child.abort(reason)
+    for (const child of children) if (child.adopter === this) child.abort(reason)
   }
 
   /** Called once, before the signal fires and before the children are cancelled. */
   protected abstract onAbort(reason: unknown): void
 
-  /** Registers a node to be cancelled with this one. */
-  adopt(child: Node): void {
-    if (child.#adopter !== undefined) return
-    child.#adopter = this
-    child.#previousSibling = this.#lastChild
+  /** Registers a node (or a leaf) to be cancelled with this one. */
+  adopt(child: Cancellable): void {
+    if (child.adopter !== undefined) return
+    child.adopter = this
+    child.previousSibling = this.#lastChild
     if (this.#lastChild === undefined) this.#firstChild = child
-    else this.#lastChild.#nextSibling = child
+    else this.#lastChild.nextSibling = child
     this.#lastChild = child
   }
 
@@ -96,30 +123,25 @@ export abstract class Node {
    */
   bequeath(heir: Node): void {
     for (let child = this.#firstChild; child !== undefined; ) {
-      const next = child.#nextSibling
+      const next = child.nextSibling
       this.release(child)
       heir.adopt(child)
       child = next
     }
   }
 
-  /** Leaves the node that adopted this one (its parent, or the heir it was bequeathed to). */
-  leave(): void {
-    this.#adopter?.release(this)
-  }
-
   /** Forgets a child that has finished (so long-lived parents do not accumulate them). */
-  release(child: Node): void {
-    if (child.#adopter !== this) return
-    const previous = child.#previousSibling
-    const next = child.#nextSibling
+  release(child: Cancellable): void {
+    if (child.adopter !== this) return
+    const previous = child.previousSibling
+    const next = child.nextSibling
     if (previous === undefined) this.#firstChild = next
-    else previous.#nextSibling = next
+    else previous.nextSibling = next
     if (next === undefined) this.#lastChild = previous
-    else next.#previousSibling = previous
-    child.#adopter = undefined
-    child.#previousSibling = undefined
-    child.#nextSibling = undefined
+    else next.previousSibling = previous
+    child.adopter = undefined
+    child.previousSibling = undefined
+    child.nextSibling = undefined
   }
 }
 

@@ -115,7 +115,7 @@ test('weft trace <id> asks a running service, --url or WEFT_URL; an unknown id f
   )
 })
 
-test('a service that is not there, or a URL that is no service'"'"'s: exit 1 saying so', async () => {
+test("a service that is not there, or a URL that is no service's: exit 1 saying so", async () => {
   // A port that was free a moment ago: nothing listens there.
   const server = createServer().listen(0, '127.0.0.1')
   await once(server, 'listening')

@@ -3,7 +3,8 @@
  *
  * - `GET /search?q=&limit=`: the pipeline's answer as JSON (results with their scores and reasons, the
  *   visitor's location and session, the trace id, what the answer lacks); the trace id is also in the
- *   `X-Trace-Id` header, and `GET /_weft/traces/:id` returns that trace's spans;
+ *   `X-Trace-Id` header, and `GET /_weft/traces/:id` returns that trace's spans, or draws its
+ *   waterfall for a browser (trace-ui/: also `GET /_weft/traces`, the recent requests);
  * - `GET /`: a small search page using it; `GET /healthz`: liveness.
  *
  * Every request runs in a weft scope of its own (`weftFastify`): traced, with a deadline (the caller's
@@ -29,7 +30,8 @@ import { fastifyLogging, observe, ServiceMetrics } from './observability/index.t
 import { searchPage } from './page.ts'
 import { type Exchange, type PipelineSettings, type SearchRequest, search } from './pipeline.ts'
 import { type SessionCookies, sessionCookies } from './session.ts'
-import { TraceStore } from './traces.ts'
+import { traceRoutes } from './trace-ui/routes.ts'
+import { type TraceStore, traceStoreFor } from './traces.ts'
 
 /** The longest search text, in characters. */
 export const maxQueryLength = 200
@@ -40,7 +42,15 @@ const defaultLimit = 10
 /** The configuration the server reads. */
 export type ServerConfig = Pick<
   Config,
-  'trustProxy' | 'sessionSecret' | 'rateLimits' | 'rateLimitWindow' | 'resultLimit' | 'requestTimeout'
+  | 'trustProxy'
+  | 'sessionSecret'
+  | 'rateLimits'
+  | 'rateLimitWindow'
+  | 'resultLimit'
+  | 'requestTimeout'
+  | 'traceCapacity'
+  | 'traceSampleRate'
+  | 'traceSlowMs'
 >
 
 /** Options of {@link createServer}. */
@@ -48,7 +58,7 @@ export interface ServerOptions {
   /** What the pipeline calls. */
   backends: Backends
   config: ServerConfig
-  /** Where the traces of requests are kept. Default: a store of this server's own. */
+  /** Where the traces of requests are kept. Default: a store of this server's own, as `config` says. */
   traces?: TraceStore
   /** The log: a level, a pino logger (see observability/logging.ts), or true for info. Default: off. */
   logger?: boolean | { level: string } | Logger
@@ -58,7 +68,7 @@ export interface ServerOptions {
 
 /** Builds the service's fastify app, not yet listening (`listen`, or `inject` in tests). */
 export async function createServer(options: ServerOptions): Promise<FastifyInstance> {
-  const { config, traces = new TraceStore(), logger = false, metrics = new ServiceMetrics() } = options
+  const { config, traces = traceStoreFor(config), logger = false, metrics = new ServiceMetrics() } = options
   const app = Fastify(fastifyLogging(logger)) as unknown as FastifyInstance
   const backends = observe(app, options.backends, { metrics })
   const stopTracing = traceInto(traces)
@@ -92,6 +102,8 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     if (traceId !== undefined) {
       reply.header('x-trace-id', traceId)
       traces.begin(traceId)
+      // What was searched, for the trace pages: which request was the slow one.
+      request.scope.span?.setAttribute('url.query', request.url.split('?')[1] ?? '')
     }
     await search(
       backends,
@@ -102,15 +114,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     return reply
   })
 
-  app.get<{ Params: { id: string } }>('/_weft/traces/:id', async (request, reply) => {
-    const { id } = request.params
-    if (!/^[0-9a-f]{32}$/.test(id)) {
-      return reply.code(400).send(errorBody(400, 'INVALID_TRACE_ID', 'a trace id is 32 lowercase hex digits'))
-    }
-    const spans = await traces.get(id, 2000)
-    if (spans === undefined) return reply.code(404).send(errorBody(404, 'NOT_FOUND', `no trace ${id} here`))
-    return { traceId: id, spans }
-  })
+  await app.register(traceRoutes, { traces })
   return app
 }
 

@@ -140,7 +140,15 @@ test('search, follow the answer to its trace, and read the waterfall', { timeout
 
     await page.screenshot({ path: join(artifacts, 'trace-waterfall.png') })
 
-    // The page's script runs under its Content-Security-Policy: "only the critical path" hides the rest.
+    // The page's script runs under its Content-Security-Policy: a span's ▾ folds the spans under it,
+    // and "only the critical path" hides the rest.
+    const limiter = page.locator('tr[data-span-name="limiter ip"]').first()
+    assert.equal(await limiter.isVisible(), true)
+    const fold = page.locator('tr[data-span-name="rate limits"]').first().locator('button.fold')
+    await fold.click()
+    assert.equal(await limiter.isVisible(), false, 'folded away')
+    await fold.click()
+    assert.equal(await limiter.isVisible(), true, 'unfolded')
     await page.check('#critical-only')
     assert.equal(await page.locator('tr[data-critical="false"]').first().isVisible(), false)
     assert.equal(await critical.first().isVisible(), true)

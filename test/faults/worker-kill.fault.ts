@@ -2,13 +2,17 @@
 // of its tasks. To catch it there, the scenario holds a lock on `ranking_log`, so every "log ranking
 // decision" delivery waits inside its INSERT; then it kills the worker, lets the lock go and starts a
 // new worker. The killed deliveries' leases run out (30 s, the queue's default), and the new worker
-// delivers those tasks again: every task completes, none is lost, each ranking is logged once.
+// delivers those tasks again: every task completes, none is lost, each ranking is logged once. On
+// both queue backends: PostgreSQL (leases swept by the workers) and Redis (BullMQ's stalled-job check).
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { Queue } from 'bullmq'
+import { Redis as IORedis } from 'ioredis'
 import pg from 'pg'
 import { since, timeUntil } from './in-process.ts'
 import { reportScenario } from './report.ts'
 import {
+  type Servers,
   startLoad,
   startServers,
   startServiceProcess,
@@ -18,19 +22,92 @@ import {
 
 const application = 'weft-fault-worker'
 
-test('scenario 5: the worker SIGKILLed mid-task; a new worker delivers its tasks again and they complete', async () => {
-  await using servers = await startServers()
+const task = 'log-ranking-decision'
+
+/** The "log ranking decision" tasks as the queue holds them. */
+interface QueueView {
+  /** Ids of the tasks being delivered now. */
+  active(): Promise<string[]>
+  /** How many tasks are in each state (`done` for finished). */
+  states(): Promise<Record<string, number>>
+  /** Of the tasks `ids`, how many are done after a second delivery. */
+  doneAfterRedelivery(ids: string[]): Promise<number>
+  close(): Promise<void>
+}
+
+/** The tasks in PostgreSQL's `weft_tasks`. */
+function postgresView(admin: pg.Client): QueueView {
+  return {
+    async active() {
+      const { rows } = await admin.query<{ id: string }>(
+        `SELECT id FROM weft_tasks WHERE name = $1 AND state = 'active'`,
+        [task],
+      )
+      return rows.map((row) => row.id)
+    },
+    async states() {
+      const { rows } = await admin.query<{ state: string; n: string }>(
+        'SELECT state, count(*) AS n FROM weft_tasks WHERE name = $1 GROUP BY state',
+        [task],
+      )
+      return Object.fromEntries(rows.map((row) => [row.state, Number(row.n)]))
+    },
+    async doneAfterRedelivery(ids) {
+      const { rows } = await admin.query<{ n: string }>(
+        `SELECT count(*) AS n FROM weft_tasks WHERE id = ANY($1) AND state = 'done' AND attempt = 2`,
+        [ids],
+      )
+      return Number(rows[0]?.n ?? 0)
+    },
+    close: async () => {},
+  }
+}
+
+/** The tasks as BullMQ jobs, under the queue's default prefix. */
+function redisView(url: string): QueueView {
+  const connection = new IORedis(url, { maxRetriesPerRequest: null })
+  const queue = new Queue(task, { connection, prefix: 'weft' })
+  return {
+    active: async () => (await queue.getJobs(['active'])).map((job) => job.id as string),
+    async states() {
+      const counts = await queue.getJobCounts(
+        'completed',
+        'active',
+        'wait',
+        'delayed',
+        'failed',
+        'prioritized',
+      )
+      const { completed = 0, ...rest } = counts
+      return Object.fromEntries([['done', completed], ...Object.entries(rest).filter(([, n]) => n > 0)])
+    },
+    async doneAfterRedelivery(ids) {
+      const jobs = await Promise.all(ids.map((id) => queue.getJob(id)))
+      // BullMQ's stalled-job check counts each delivery lost with its worker.
+      return jobs.filter((job) => job?.finishedOn !== undefined && job.stalledCounter === 1).length
+    },
+    async close() {
+      await queue.close()
+      connection.disconnect()
+    },
+  }
+}
+
+/** Kills the worker mid-task with the tasks on `backend`, and reports the redelivery as `name`. */
+async function workerKill(name: string, servers: Servers, backend: 'postgres' | 'redis') {
   const admin = new pg.Client({ connectionString: servers.database.url })
   const locker = new pg.Client({ connectionString: servers.database.url })
-  const service = await startServiceProcess({ DATABASE_URL: servers.database.url, WORKERS: '0' })
+  const queueEnv = { QUEUE_BACKEND: backend, REDIS_URL: servers.redis.url }
+  const service = await startServiceProcess({ DATABASE_URL: servers.database.url, WORKERS: '0', ...queueEnv })
   // Named, so the scenario finds its connections; PostgreSQL checks every 100 ms that their client is
   // still there, as a production server would with TCP keepalives, only sooner.
   const workerUrl = new URL(servers.database.url)
   workerUrl.searchParams.set('application_name', application)
   workerUrl.searchParams.set('options', '-c client_connection_check_interval=100')
-  const workerEnv = { DATABASE_URL: workerUrl.toString(), WORKERS: '4' }
+  const workerEnv = { DATABASE_URL: workerUrl.toString(), WORKERS: '4', ...queueEnv }
   let worker = await startWorkerProcess(workerEnv)
   await Promise.all([admin.connect(), locker.connect()])
+  const view = backend === 'postgres' ? postgresView(admin) : redisView(servers.redis.url)
   const count = async (sql: string, params: unknown[] = []): Promise<number> =>
     Number((await admin.query<{ n: string }>(sql, params)).rows[0]?.n ?? 0)
   try {
@@ -66,11 +143,7 @@ test('scenario 5: the worker SIGKILLed mid-task; a new worker delivers its tasks
     })
     await timeUntil(async () => (await waiting()) === 4, 20_000) // the worker's 4 slots, all stuck
     await load.stop()
-    const active = (
-      await admin.query<{ id: string }>(
-        `SELECT id FROM weft_tasks WHERE name = 'log-ranking-decision' AND state = 'active'`,
-      )
-    ).rows.map((row) => row.id)
+    const active = await view.active()
 
     const killedAt = performance.now()
     await worker.kill()
@@ -78,23 +151,13 @@ test('scenario 5: the worker SIGKILLed mid-task; a new worker delivers its tasks
     const orphansGoneMs = await timeUntil(async () => (await waiting()) === 0, 10_000)
     await locker.query('ROLLBACK')
     worker = await startWorkerProcess(workerEnv)
-    const tasks = () =>
-      admin.query<{ state: string; n: string }>(
-        `SELECT state, count(*) AS n FROM weft_tasks WHERE name = 'log-ranking-decision' GROUP BY state`,
-      )
-    const redeliveredMs = await timeUntil(async () => {
-      const { rows } = await tasks()
-      return rows.every((row) => row.state === 'done')
-    }, 60_000)
+    const redeliveredMs = await timeUntil(
+      async () => Object.keys(await view.states()).every((state) => state === 'done'),
+      60_000,
+    )
     const completedAfterKillMs = since(killedAt)
 
-    const byState = Object.fromEntries((await tasks()).rows.map((row) => [row.state, Number(row.n)]))
-    const killed = (
-      await admin.query<{ state: string; attempt: number; last_error: string | null }>(
-        'SELECT state, attempt, last_error FROM weft_tasks WHERE id = ANY($1)',
-        [active],
-      )
-    ).rows
+    const byState = await view.states()
     const answers = load.answers.filter((a) => a.status === 200)
     const traceIds = answers.map((a) => a.body.traceId as string)
     const rankingsLogged = await count('SELECT count(*) AS n FROM ranking_log WHERE trace_id = ANY($1)', [
@@ -106,16 +169,16 @@ test('scenario 5: the worker SIGKILLed mid-task; a new worker delivers its tasks
       statuses: { ...load.tally.statuses, 200: (load.tally.statuses[200] ?? 0) + 5 },
       tasks: { accepted, processed: byState.done ?? 0, lost: accepted - (byState.done ?? 0) },
       killedMidTask: active.length,
-      killedTasksDeliveredAgain: killed.filter((row) => row.state === 'done' && row.attempt === 2).length,
+      killedTasksDeliveredAgain: await view.doneAfterRedelivery(active),
       orphanedQueriesEndedMs: orphansGoneMs,
       recoveryMs: redeliveredMs,
       completedAfterKillMs,
       leaseMs: 30_000,
       rankingsLogged,
       answers: answers.length,
-      lastErrorOfAKilledTask: killed[0]?.last_error ?? null,
+      queue: backend,
     }
-    await reportScenario('worker killed mid-task', figures)
+    await reportScenario(name, figures)
     console.log(JSON.stringify(figures, null, 2))
 
     assert.equal(
@@ -131,6 +194,17 @@ test('scenario 5: the worker SIGKILLed mid-task; a new worker delivers its tasks
     await locker.query('ROLLBACK').catch(() => {})
     await worker.stop()
     await service.stop()
+    await view.close()
     await Promise.all([admin.end(), locker.end()])
   }
+}
+
+test('scenario 5: the worker SIGKILLed mid-task; a new worker delivers its tasks again and they complete', async () => {
+  await using servers = await startServers()
+  await workerKill('worker killed mid-task', servers, 'postgres')
+})
+
+test('scenario 5, Redis queue: the BullMQ worker SIGKILLed mid-task; its jobs are delivered again and complete', async () => {
+  await using servers = await startServers()
+  await workerKill('worker killed mid-task (Redis queue)', servers, 'redis')
 })

@@ -10,10 +10,14 @@ import { loadConfigOrExit } from './config.ts'
 import { loadDatasets } from './data/load.ts'
 import { migrate } from './data/migrate.ts'
 import { progressBar } from './data/progress.ts'
+import { ServiceMetrics, serviceLogger } from './observability/index.ts'
+import { otlpFromEnv } from './observability/otlp.ts'
 import { createServer } from './server.ts'
 import { startWorkers } from './worker.ts'
 
 const config = loadConfigOrExit()
+const logger = loggerOrExit()
+const otlp = otlpFromEnv('weft-search')
 const runtime = await openBackends(config)
 const { db, queue } = runtime.resources
 await migrate(db)
@@ -22,7 +26,9 @@ if (config.workers > 0) startWorkers(queue, db, { concurrency: config.workers })
 const app = await createServer({
   backends: runtime.backends,
   config,
-  logger: { level: process.env.LOG_LEVEL ?? 'warn' },
+  logger,
+  metrics: new ServiceMetrics(runtime.resources),
+  ...(otlp !== undefined && { onTrace: otlp.onTrace }),
 })
 // Before the URL is printed: whoever reads it may signal at once, and a signal with no listener yet
 // would kill the process on the spot, skipping the clean stop.
@@ -31,6 +37,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     app
       .close()
       .then(() => runtime.close())
+      .then(() => otlp?.shutdown())
       .then(
         () => process.exit(0),
         (error: unknown) => {
@@ -45,3 +52,16 @@ if (config.sessionSecretGenerated) {
   console.error('SESSION_SECRET is not set: sessions are signed with a random key and end with this process')
 }
 console.log(`weft search listening on ${address}`)
+
+/**
+ * The log at `LOG_LEVEL`, or exit 2 naming the variable. Default warn: stdout starts with the URL line
+ * that supervisors and tests wait for; `info` adds the line per request.
+ */
+function loggerOrExit() {
+  try {
+    return serviceLogger({ level: process.env.LOG_LEVEL?.trim() || 'warn' })
+  } catch (error) {
+    console.error(`weft search: ${(error as Error).message}`)
+    process.exit(2)
+  }
+}

@@ -19,7 +19,7 @@ import { STATUS_CODES } from 'node:http'
 import type { Duplex } from 'node:stream'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
-import { configureTracing, isAbort, type Trace } from 'weft'
+import { configureTracing, isAbort, type Trace, type TraceListener } from 'weft'
 import { weftFastify } from 'weft/rpc'
 import type { Backends } from './backend-calls.ts'
 import type { Config } from './config.ts'
@@ -64,6 +64,8 @@ export interface ServerOptions {
   logger?: boolean | { level: string } | Logger
   /** Its `/metrics` (observability/metrics.ts); false for none. Default: metrics of its own. */
   metrics?: ServiceMetrics | false
+  /** Receives each finished trace too (the OTLP export, observability/otlp.ts). */
+  onTrace?: TraceListener
 }
 
 /** Builds the service's fastify app, not yet listening (`listen`, or `inject` in tests). */
@@ -71,7 +73,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   const { config, traces = traceStoreFor(config), logger = false, metrics = new ServiceMetrics() } = options
   const app = Fastify(fastifyLogging(logger)) as unknown as FastifyInstance
   const backends = observe(app, options.backends, { metrics })
-  const stopTracing = traceInto(traces)
+  const stopTracing = traceInto(traces, options.onTrace)
   app.addHook('onClose', async () => stopTracing())
   await app.register(weftFastify, {
     defaultDeadline: config.requestTimeout,
@@ -229,15 +231,18 @@ function errorBody(status: number, code: string, message: string) {
 
 // Tracing is a process-wide setting: every server of the process shares one listener, which hands
 // each trace to the stores of the servers open now; the last one to close turns it off again.
-const stores = new Set<TraceStore>()
+const stores = new Map<TraceStore, TraceListener | undefined>()
 let restoreTracing: (() => void) | undefined
 
-function traceInto(store: TraceStore): () => void {
-  stores.add(store)
+function traceInto(store: TraceStore, also: TraceListener | undefined): () => void {
+  stores.set(store, also)
   restoreTracing ??= configureTracing({
     enabled: true,
     onTrace: (trace: Trace) => {
-      for (const each of stores) each.add(trace)
+      for (const [each, listener] of stores) {
+        each.add(trace)
+        listener?.(trace)
+      }
     },
   })
   return () => {

@@ -57,7 +57,7 @@ function spanRow(row: WaterfallRow, rows: readonly WaterfallRow[], percent: (ms:
   const { span, depth, start, end, critical, slack, lane, lanes } = row
   const details = spanDetails(span)
   if (lanes > 1) details.push({ kind: 'keys', text: `lane ${lane + 1} of ${lanes}` })
-  const classes = ['span', critical ? 'critical' : 'other', `status-${span.status}`, `kind-${span.kind}`]
+  const classes = ['span', critical ? 'critical' : 'other', `outcome-${span.status}`, `kind-${span.kind}`]
   const hasChildren = rows.some((other) => other.span.parentId === span.spanId)
   const toggle = hasChildren
     ? '<button class="fold" title="fold or unfold the spans under this one">▾</button>'
@@ -104,8 +104,8 @@ const style = `
   .bar { position: absolute; top: 2px; bottom: 2px; min-width: 2px; border-radius: 2px; background: #4f8fd6 }
   tr.critical .bar { background: #d62f2f }
   tr.critical td.name { font-weight: 600; color: #b3261e }
-  tr.status-error .bar { outline: 2px solid #b00020; outline-offset: -1px }
-  tr.status-cancelled .bar { opacity: .45 }
+  tr.outcome-error .bar { outline: 2px solid #b00020; outline-offset: -1px }
+  tr.outcome-cancelled .bar { opacity: .45 }
   .slack-tail { position: absolute; top: 6px; height: 2px; background: repeating-linear-gradient(to right, #777 0 3px, transparent 3px 6px) }
   td.name small { color: #888; font-weight: 400 }
   .zero { color: #b3261e }

@@ -71,7 +71,7 @@ test('rows carry what the browser test and the styles key on: name, nesting, lan
       ['other', '1', '2', 'false', '20'],
     ],
   )
-  assert.match(html, /class="[^"]*status-error/)
+  assert.match(html, /class="[^"]*outcome-error/)
   assert.match(html, /class="legend"/)
 })
 

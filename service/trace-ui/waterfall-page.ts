@@ -29,7 +29,7 @@ export function waterfallPage(traceId: string, spans: readonly SpanData[], frame
   const axis = ticks
     .map(
       (at) =>
-        `<span class="tick" style="left:${percent(at)}">${at === 0 ? '0' : escapeHtml(formatDuration(at))}</span>`,
+        `<span class="tick${at > duration * 0.92 ? ' end' : ''}" style="left:${percent(at)}">${at === 0 ? '0' : escapeHtml(formatDuration(at))}</span>`,
     )
     .join('')
   const body = `<nav><a href="/_weft/traces">← recent traces</a> · <a href="/_weft/traces/${escapeHtml(traceId)}?format=json">JSON</a> · <a href="/">search</a></nav>
@@ -98,7 +98,7 @@ const style = `
   .waterfall tbody tr:hover { background: #f3f6fb }
   .axis { position: relative; height: 1.2em }
   .tick { position: absolute; transform: translateX(-50%); font-weight: 400; color: #666; font-size: 11px }
-  .tick:first-child { transform: none }
+  .tick:first-child { transform: none } .tick.end { transform: translateX(-100%) }
   .track { position: relative; height: 14px;
     background: repeating-linear-gradient(to right, #e4e4e4 0 1px, transparent 1px var(--tick)) }
   .bar { position: absolute; top: 2px; bottom: 2px; min-width: 2px; border-radius: 2px; background: #4f8fd6 }

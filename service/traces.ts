@@ -9,7 +9,9 @@
  * Sampling is decided at the tail, once the request has finished, because only then is it known
  * whether it failed or was slow: errors, cancellations and requests of `slowMs` or more are always
  * kept, the others with probability `sampleRate`. A dropped trace's late parts are dropped too: a
- * part continuing a request is kept only with its request.
+ * part continuing a request is kept only with its request. When the ring is full, the oldest trace
+ * goes, but the notable ones (failed, cancelled, slow) are passed over while they hold no more than
+ * half of it.
  */
 import { clock, type SpanData, type Trace } from 'weft'
 import type { Config } from './config.ts'
@@ -85,6 +87,8 @@ export class TraceStore {
   readonly #random: () => number
   readonly #ignore: (name: string) => boolean
   readonly #entries = new Map<string, Entry>()
+  /** How many of the entries are notable (see {@link notable}). */
+  #notable = 0
 
   constructor(options: TraceStoreOptions = {}) {
     checkOptions(options)
@@ -117,6 +121,7 @@ export class TraceStore {
     }
     const entry = this.#entry(trace.id)
     entry.parts.push(trace)
+    this.#notable += Number(notable(request)) - Number(notable(entry.request))
     entry.request = request
     for (const wake of entry.waiters.splice(0)) wake()
   }
@@ -202,6 +207,7 @@ export class TraceStore {
   #forget(id: string): void {
     const entry = this.#entries.get(id)
     this.#entries.delete(id)
+    this.#notable -= Number(notable(entry?.request))
     for (const wake of entry?.waiters.splice(0) ?? []) wake()
   }
 
@@ -210,10 +216,27 @@ export class TraceStore {
     if (entry === undefined) {
       entry = { parts: [], request: undefined, waiters: [] }
       this.#entries.set(id, entry)
-      if (this.#entries.size > this.#capacity) this.#forget(this.#entries.keys().next().value as string)
+      if (this.#entries.size > this.#capacity) this.#forget(this.#victim())
     }
     return entry
   }
+
+  /**
+   * The trace to forget when the store is full: the oldest, but passing over failed, cancelled and
+   * slow requests while they fill no more than half of it, so that a burst of ordinary requests
+   * does not wash away the ones worth looking at (nor can they crowd out everything else).
+   */
+  #victim(): string {
+    const oldest = this.#entries.keys().next().value as string
+    if (this.#notable > this.#capacity / 2) return oldest
+    for (const [id, entry] of this.#entries) if (!notable(entry.request)) return id
+    return oldest
+  }
+}
+
+/** A request kept whatever the sampling: failed, cancelled or slow. */
+function notable(request: Entry['request']): boolean {
+  return request !== undefined && request.kept !== 'sampled'
 }
 
 function checkOptions(options: TraceStoreOptions): void {

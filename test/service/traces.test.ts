@@ -171,3 +171,31 @@ test('refuses options it cannot use', () => {
   assert.throws(() => new TraceStore({ slowMs: -1 }), /options\.slowMs/)
   assert.throws(() => new TraceStore({ random: 0.5 as never }), /options\.random must be a function/)
 })
+
+test('a burst of ordinary requests does not push out the failed and the slow, while they fill at most half the ring', async () => {
+  const store = new TraceStore({ capacity: 4, slowMs: 50 })
+  const failed = await traced('GET /search', { outcome: 'error' })
+  const slow = await traced('GET /search', { ms: 60 })
+  store.add(failed)
+  store.add(slow)
+  const ordinary: Trace[] = []
+  for (let i = 0; i < 5; i++) {
+    const trace = await traced('GET /search', { ms: i })
+    ordinary.push(trace)
+    store.add(trace)
+  }
+  assert.deepEqual(
+    new Set(store.list().map((summary) => summary.traceId)),
+    new Set([failed.id, slow.id, ordinary[3]?.id, ordinary[4]?.id]),
+  )
+  const more = await traced('GET /search', { ms: 1, outcome: 'cancelled' })
+  store.add(more)
+  assert.deepEqual(
+    new Set(store.list().map((summary) => summary.traceId)),
+    new Set([failed.id, slow.id, ordinary[4]?.id, more.id]),
+    'over half notable: the oldest goes again, whatever it was',
+  )
+  store.add(await traced('GET /search', { ms: 2, outcome: 'error' }))
+  assert.equal(await store.get(failed.id), undefined, 'the oldest failure went first')
+  assert.equal(store.size, 4)
+})

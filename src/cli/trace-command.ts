@@ -1,9 +1,9 @@
 /**
  * `weft trace <id | file.json>`: a trace in the terminal. The trace comes from a file (the JSON of
- * `GET /_weft/traces/:id`, or of `JSON.stringify(trace)`), or, given a trace id, from a running
- * service's `/_weft/traces/:id` (`--url`, else `WEFT_URL`, else http://127.0.0.1:3000). It prints the
- * waterfall, then the critical path as each span's own time on it, largest first, then the spans
- * off the path that came closest to it (least slack first).
+ * `GET /_weft/traces/:id`, or of `JSON.stringify(trace)`; `-` reads standard input), or, given a
+ * trace id, from a running service's `/_weft/traces/:id` (`--url`, else `WEFT_URL`, else
+ * http://127.0.0.1:3000). It prints the waterfall, then the critical path as each span's own time on
+ * it, largest first, then the spans off the path that came closest to it (least slack first).
  */
 import { readFile } from 'node:fs/promises'
 import { criticalPath } from '../trace/critical-path.ts'
@@ -14,6 +14,8 @@ import { formatDuration, renderWaterfall } from '../trace/waterfall.ts'
 /** Where the command writes, and what it reads of its environment. */
 export interface CommandIo {
   out: (text: string) => void
+  /** All of standard input, for the source `-`. */
+  stdin: () => Promise<string>
   env: Readonly<Record<string, string | undefined>>
 }
 
@@ -87,7 +89,7 @@ async function load(command: TraceCommand, io: CommandIo): Promise<TraceData> {
   const { source } = command
   let text: string
   try {
-    text = await readFile(source, 'utf8')
+    text = source === '-' ? await io.stdin() : await readFile(source, 'utf8')
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
     if (code === 'ENOENT' && traceId.test(source))

@@ -9,7 +9,7 @@ import { CommandFailed, type CommandIo, traceCommand } from './trace-command.ts'
 export const usage = `usage: weft trace <trace id | file.json> [--url <service URL>] [--width <columns>] [--color | --no-color]
 
   weft trace <file.json>   prints the waterfall and critical path of a trace saved as JSON
-                           (GET /_weft/traces/:id's answer, or JSON.stringify(trace))
+                           (GET /_weft/traces/:id's answer, or JSON.stringify(trace)); - reads stdin
   weft trace <trace id>    the same for a trace of a running service: --url, else WEFT_URL,
                            else http://127.0.0.1:3000
 `

@@ -26,11 +26,19 @@ interface Run {
   stderr: string
 }
 
-/** Runs `command args` in the repository, with `env` over this process's environment (NO_COLOR unset). */
-function run(command: string, args: readonly string[], env: Record<string, string> = {}): Promise<Run> {
+/**
+ * Runs `command args` in the repository, with `env` over this process's environment (NO_COLOR and
+ * WEFT_URL unset), writing `input` to its standard input.
+ */
+function run(
+  command: string,
+  args: readonly string[],
+  env: Record<string, string> = {},
+  input = '',
+): Promise<Run> {
   const { NO_COLOR: _, WEFT_URL: __, ...inherited } = process.env
   return new Promise((resolve, reject) => {
-    execFile(
+    const child = execFile(
       command,
       [...args],
       { cwd: root, env: { ...inherited, ...env }, timeout: 60_000 },
@@ -40,6 +48,7 @@ function run(command: string, args: readonly string[], env: Record<string, strin
         else resolve({ code, stdout, stderr })
       },
     )
+    child.stdin?.end(input)
   })
 }
 
@@ -78,6 +87,13 @@ test('npx weft trace <file.json> prints the waterfall, then the critical path an
     '     slack 10.0 ms  session',
     '',
   ])
+})
+
+test('weft trace - reads the trace from standard input', async () => {
+  const trace = await record(searchLike)
+  const piped = await run(process.execPath, [bin, 'trace', '-', '--width', '60'], {}, JSON.stringify(trace))
+  assert.equal(piped.code, 0, piped.stderr)
+  assert.ok(piped.stdout.startsWith(renderWaterfall(trace, { width: 60 })))
 })
 
 test('run by the node on PATH (older than 24 on these machines), the command re-runs itself under the project node', async () => {

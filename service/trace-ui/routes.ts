@@ -7,8 +7,9 @@
  *
  * Each answers JSON (`{ traces }`, `{ traceId, spans }`) unless the client prefers HTML (a browser's
  * `Accept: text/html`), which gets the list page or the waterfall page; `?format=json|html`
- * overrides the header. A bad parameter is a 400 and an unknown trace a 404, in the service's error
- * shape (`{ statusCode, code, error, message }`), or as a page for a browser.
+ * overrides the header (the answers say `Vary: Accept`). A bad parameter is a 400 and an unknown
+ * trace a 404, in the service's error shape (`{ statusCode, code, error, message }`), or as a page
+ * for a browser.
  */
 import { STATUS_CODES } from 'node:http'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
@@ -44,6 +45,7 @@ export async function traceRoutes(app: FastifyInstance, options: TraceRoutesOpti
 
   app.get('/_weft/traces', async (request, reply) => {
     let html = false // a bad ?format is answered in JSON
+    reply.header('vary', 'Accept')
     try {
       html = wantsHtml(request)
       const query = request.query as Record<string, unknown>
@@ -61,6 +63,7 @@ export async function traceRoutes(app: FastifyInstance, options: TraceRoutesOpti
 
   app.get<{ Params: { id: string } }>('/_weft/traces/:id', async (request, reply) => {
     let html = false
+    reply.header('vary', 'Accept')
     try {
       html = wantsHtml(request)
       const { id } = request.params

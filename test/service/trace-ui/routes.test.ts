@@ -36,6 +36,7 @@ describe('GET /_weft/traces/:id', () => {
     const page = await service.get(`/_weft/traces/${id}`, browser)
     assert.equal(page.status, 200)
     assert.match(page.headers.get('content-type') ?? '', /^text\/html; charset=utf-8/)
+    assert.equal(page.headers.get('vary'), 'Accept', 'caches keep the two answers apart')
     const nonce = /script-src 'nonce-([^']+)'/.exec(page.headers.get('content-security-policy') ?? '')?.[1]
     assert.ok(nonce !== undefined, "a policy allowing only the page's own script")
     assert.deepEqual(

@@ -9,10 +9,11 @@ import { connect } from 'node:net'
 import { test } from 'node:test'
 import { type FaultProxy, startFaultProxy } from 'weft/testing'
 import { since, timeUntil } from './in-process.ts'
-import { reportScenario } from './report.ts'
 import {
-  percentile,
+  assertAllAnswered,
+  latency,
   phase,
+  publish,
   type Servers,
   startLoad,
   startServers,
@@ -97,16 +98,6 @@ async function shardOutage(name: string, servers: Servers, memcacheServers: stri
 
     const during = load.answers.filter((a) => a.start >= faultAt && a.start < endedAt)
     const before = load.answers.filter((a) => a.start < faultAt)
-    const latency = (answers: typeof during) => ({
-      p50Ms: percentile(
-        answers.map((a) => a.end - a.start),
-        50,
-      ),
-      p99Ms: percentile(
-        answers.map((a) => a.end - a.start),
-        99,
-      ),
-    })
     const degraded = (effect: RegExp) =>
       during.filter((a) => a.body?.degraded?.some((d: { effect: string }) => effect.test(d.effect))).length
     const figures = {
@@ -130,14 +121,9 @@ async function shardOutage(name: string, servers: Servers, memcacheServers: stri
       shardCommandsAfterOutage: await fault.served(),
       scenarioMs: since(faultAt - 3000),
     }
-    await reportScenario(name, figures)
-    console.log(JSON.stringify(figures, null, 2))
+    await publish(name, figures)
 
-    assert.equal(
-      load.tally.count((status) => status === 200),
-      0,
-      JSON.stringify(load.tally.statuses),
-    )
+    assertAllAnswered(load.tally)
     assert.ok(during.length > 50, `only ${during.length} requests during the outage`)
     assert.ok(figures.duringOutage.rateLimitFailedOpen > 0, 'the limiter on the lost shard failed open')
     assert.ok(recoveryMs < 5000, `the shard served again after ${recoveryMs} ms`)

@@ -7,6 +7,7 @@
  * kills one outright, and drives the service with {@link startLoad}: concurrent searches from many
  * client addresses, every answer recorded.
  */
+import assert from 'node:assert/strict'
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { join } from 'node:path'
@@ -20,7 +21,7 @@ import {
   startRedisServer,
   type TestDatabase,
 } from 'weft/testing'
-import { StatusTally } from './report.ts'
+import { reportScenario, type ScenarioFigures, StatusTally } from './report.ts'
 
 const root = join(import.meta.dirname, '..', '..')
 
@@ -280,4 +281,25 @@ export function percentile(values: readonly number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b)
   const at = sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number
   return Math.round(at * 10) / 10
+}
+
+/** The median and 99th percentile of the answers' durations. */
+export function latency(answers: readonly Answer[]): { p50Ms: number; p99Ms: number } {
+  const durations = answers.map((answer) => answer.end - answer.start)
+  return { p50Ms: percentile(durations, 50), p99Ms: percentile(durations, 99) }
+}
+
+/** Records a scenario's figures under `name` (bench/results/faults.json) and prints them. */
+export async function publish(name: string, figures: ScenarioFigures): Promise<void> {
+  await reportScenario(name, figures)
+  console.log(`${name}: ${JSON.stringify(figures, null, 2)}`)
+}
+
+/** Fails, showing the tally, unless every request was answered 200. */
+export function assertAllAnswered(tally: StatusTally): void {
+  assert.equal(
+    tally.count((status) => status === 200),
+    0,
+    `not all 200: ${JSON.stringify(tally.statuses)}`,
+  )
 }

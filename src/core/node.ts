@@ -55,14 +55,14 @@ export abstract class Node extends Cancellable {
   /** This node's span while its request is traced, else undefined (tracing off costs one check). */
   declare readonly span: Span | undefined
   // Private to Node (TypeScript's `private`, not #: see Cancellable).
-  private declare controller: AbortController | undefined
-  private declare cancelled: boolean
-  private declare why: unknown
+  declare private controller: AbortController | undefined
+  declare private cancelled: boolean
+  declare private why: unknown
   // Children form an intrusive doubly linked list: adopting and releasing a child is a few pointer
   // writes, with no allocation and no hashing, which matters at 10,000 tasks per scope.
   // Appended at the tail, so that children are cancelled in the order they were started.
-  private declare firstChild: Cancellable | undefined
-  private declare lastChild: Cancellable | undefined
+  declare private firstChild: Cancellable | undefined
+  declare private lastChild: Cancellable | undefined
 
   constructor(name: string, deadline: number | undefined, span: Span | undefined) {
     super()

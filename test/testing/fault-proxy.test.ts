@@ -113,6 +113,25 @@ describe('startFaultProxy', () => {
     assert.ok(performance.now() - start >= 75)
   })
 
+  it('carries 8 MiB each way intact and in order through latency', async () => {
+    await using proxy = await startFaultProxy({ target: echoTarget })
+    proxy.latency(5)
+    const socket = connect(proxy.port, '127.0.0.1')
+    await once(socket, 'connect')
+    const sent = Buffer.alloc(8 * 1024 * 1024, 0)
+    for (let i = 0; i < sent.length; i += 4) sent.writeUInt32LE(i, i) // every offset different
+    const chunks: Buffer[] = []
+    let received = 0
+    socket.write(sent)
+    while (received < sent.length) {
+      const [chunk] = (await once(socket, 'data')) as [Buffer]
+      chunks.push(chunk)
+      received += chunk.length
+    }
+    assert.ok(Buffer.concat(chunks).equals(sent))
+    socket.destroy()
+  })
+
   it('holds bytes while stalled, and delivers them in order on restore', async () => {
     await using proxy = await startFaultProxy({ target: echoTarget })
     const a = await client(proxy.port)

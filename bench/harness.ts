@@ -1,9 +1,12 @@
 // Shared measuring loop for the benchmarks: variants run interleaved, round after round, so that
 // machine noise (2 shared cores here) hits every variant alike; figures are medians over rounds and
 // the headline numbers are ratios between variants of the same run.
+import { type ChildProcess, spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { join } from 'node:path'
+import { createInterface } from 'node:readline'
 
 export interface Variant {
   name: string
@@ -91,4 +94,34 @@ export function printTable(rows: Record<string, string | number>[]): void {
   console.log(line(columns))
   console.log(line(widths.map((width) => '-'.repeat(width))))
   for (const row of rows) console.log(line(columns.map((column) => cell(row[column]))))
+}
+
+/**
+ * Starts a script of the repository (or `node` arguments) as a child process with `env` over this
+ * process's environment, and resolves with its first stdout line (its "listening" line); rejects if it
+ * exits first.
+ */
+export async function startProcess(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ child: ChildProcess; line: string }> {
+  const child = spawn(process.execPath, ['--conditions=source', ...args], {
+    cwd: join(import.meta.dirname, '..'),
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  const exited = once(child, 'exit').then(([code]) => {
+    throw new Error(`${args.join(' ')} exited with ${code}`)
+  })
+  const [line] = (await Promise.race([once(createInterface({ input: child.stdout! }), 'line'), exited])) as [
+    string,
+  ]
+  return { child, line }
+}
+
+/** SIGTERM, resolved once the child exited. */
+export async function stopProcess(child: ChildProcess): Promise<void> {
+  const exited = once(child, 'exit')
+  child.kill('SIGTERM')
+  await exited
 }

@@ -14,10 +14,6 @@
 //    three memcached servers, against a bare fastify "hello" route in the same run for scale.
 //
 // Figures go to bench/results/pipeline.json. `--only=latency|roundtrips|http` runs one part.
-import { type ChildProcess, spawn } from 'node:child_process'
-import { once } from 'node:events'
-import { join } from 'node:path'
-import { createInterface } from 'node:readline'
 import autocannon from 'autocannon'
 import { scope, sleep, type Trace } from 'weft'
 import { embeddedDatabase } from 'weft/sql'
@@ -34,7 +30,7 @@ import { type MemoryData, memoryBackends } from '../service/memory-backends.ts'
 import { type Exchange, type PipelineSettings, type SearchRequest, search } from '../service/pipeline.ts'
 import { criticalPathBound, pipelineGraph, type Scenario, sequentialSum } from '../service/pipeline-graph.ts'
 import { createTestDatabase } from '../src/testing/postgres.ts'
-import { printTable, writeResults } from './harness.ts'
+import { printTable, startProcess, stopProcess, writeResults } from './harness.ts'
 
 const only = process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length)
 const REQUESTS = 200
@@ -280,33 +276,6 @@ async function roundTripsPart(cities: City[]) {
 
 // ---------------------------------------------------------------------------------------------
 // 3. HTTP load
-
-const root = join(import.meta.dirname, '..')
-
-/** Starts a script of the repository as a child process; resolves with its first stdout line. */
-async function startProcess(
-  args: string[],
-  env: Record<string, string>,
-): Promise<{ child: ChildProcess; line: string }> {
-  const child = spawn(process.execPath, ['--conditions=source', ...args], {
-    cwd: root,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
-  const exited = once(child, 'exit').then(([code]) => {
-    throw new Error(`${args.join(' ')} exited with ${code}`)
-  })
-  const [line] = (await Promise.race([once(createInterface({ input: child.stdout! }), 'line'), exited])) as [
-    string,
-  ]
-  return { child, line }
-}
-
-async function stopProcess(child: ChildProcess): Promise<void> {
-  const exited = once(child, 'exit')
-  child.kill('SIGTERM')
-  await exited
-}
 
 async function load(url: string, requests: autocannon.Request[]) {
   const result = await autocannon({ url, connections: 50, duration: 20, requests })

@@ -1,0 +1,100 @@
+// The search service as bench/observability.ts measures it, on the in-memory backends
+// (service/memory-backends.ts: weft's in-process memcache shards and Redis, the corpus in memory, the
+// test data), so that a request costs only the service's own CPU and the overhead of observing it
+// shows whole. `parts` says what is observed:
+//   trace    weft tracing of every request into the trace store (as `npm start` does);
+//   metrics  /metrics (observability/metrics.ts);
+//   logs     one pino line per request at info, written to /dev/null (the cost of the line, not a disk);
+//   otlp     every trace exported over OTLP/HTTP to OTEL_EXPORTER_OTLP_ENDPOINT;
+//   otlp10   a tenth of them (the SDK's OTEL_TRACES_SAMPLER=traceidratio, OTEL_TRACES_SAMPLER_ARG=0.1).
+import type { FastifyInstance } from 'fastify'
+import { pino } from 'pino'
+import type { TraceListener } from 'weft'
+import { loadConfig } from '../service/config.ts'
+import { memoryBackends } from '../service/memory-backends.ts'
+import { ServiceMetrics, serviceLogger } from '../service/observability/index.ts'
+import { type OtlpExport, otlpFromEnv } from '../service/observability/otlp.ts'
+import { createServer } from '../service/server.ts'
+import { traceStoreFor } from '../service/traces.ts'
+import { memoryData } from '../test/service/fixtures.ts'
+
+/** What can be observed; see the module comment. */
+export type Part = 'trace' | 'metrics' | 'logs' | 'otlp' | 'otlp10'
+
+/** The parts named by `text`: `off`, `on` (trace, metrics, logs), or a comma-separated list. */
+export function partsOf(text: string): Set<Part> {
+  if (text === 'off') return new Set()
+  return new Set(
+    text.split(',').flatMap((part) => (part === 'on' ? ['trace', 'metrics', 'logs'] : [part])) as Part[],
+  )
+}
+
+/**
+ * The service with `parts` observed, not listening, and the trace listener of this server alone.
+ * Tracing is the process's setting, which the server turns on, handing each trace to every server of
+ * the process: a caller measuring without `trace` turns it off (`configureTracing({ enabled: false })`),
+ * and one running several servers in a process gives each its own `onTrace` while it measures it.
+ */
+export async function observedServer(
+  parts: Set<Part>,
+): Promise<{ app: FastifyInstance; otlp?: OtlpExport; onTrace: TraceListener }> {
+  const config = loadConfig({
+    PORT: '0',
+    TRUST_PROXY: '1',
+    SESSION_SECRET: 'bench bench bench bench bench bench',
+    RATE_LIMITS: 'ip=1000000000,network=1000000000,asn=1000000000,global=1000000000',
+  })
+  const memory = memoryBackends(await memoryData())
+  // The in-memory queue keeps every task (and checks each enqueue against them for duplicates): emptied
+  // as it goes, so that a request costs the same in the last round as in the first.
+  setInterval(() => {
+    memory.tasks.splice(0)
+    memory.rankingLog.splice(0)
+    memory.sessions.clear()
+  }, 250).unref()
+  const otlp = parts.has('otlp') || parts.has('otlp10') ? sampledOtlp(parts.has('otlp10')) : undefined
+  const traces = traceStoreFor(config)
+  const app = await createServer({
+    backends: memory.backends,
+    config,
+    traces,
+    metrics: parts.has('metrics') ? new ServiceMetrics() : false,
+    logger: parts.has('logs')
+      ? serviceLogger({ level: 'info', destination: pino.destination({ dest: '/dev/null', sync: false }) })
+      : false,
+    ...(otlp !== undefined && { onTrace: otlp.onTrace }),
+  })
+  app.addHook('onClose', async () => otlp?.shutdown())
+  const onTrace: TraceListener = (trace) => {
+    traces.add(trace)
+    otlp?.onTrace(trace)
+  }
+  return otlp === undefined ? { app, onTrace } : { app, otlp, onTrace }
+}
+
+/** The searches of a returning visitor (a session, warm caches): 10 queries from 3 addresses. */
+export function searches(cookie: string): { path: string; headers: Record<string, string> }[] {
+  const visitors = ['94.132.0.1', '85.240.1.1', '8.8.8.8']
+  const texts = ['lisb', 'porto', 'braga', 'coimbra', 'faro', 'sintra', 'lis', 'por', 'evora', 'serpa']
+  return texts.map((text, i) => ({
+    path: `/search?q=${encodeURIComponent(text)}&limit=10`,
+    headers: {
+      'x-forwarded-for': visitors[i % visitors.length] as string,
+      'accept-language': 'pt-PT,pt;q=0.9,en;q=0.8',
+      cookie,
+    },
+  }))
+}
+
+/** The OTLP export, of a tenth of the traces when `tenth` (the SDK reads its sampler from the environment). */
+function sampledOtlp(tenth: boolean): OtlpExport | undefined {
+  if (!tenth) return otlpFromEnv('weft-bench')
+  process.env.OTEL_TRACES_SAMPLER = 'traceidratio'
+  process.env.OTEL_TRACES_SAMPLER_ARG = '0.1'
+  try {
+    return otlpFromEnv('weft-bench')
+  } finally {
+    delete process.env.OTEL_TRACES_SAMPLER
+    delete process.env.OTEL_TRACES_SAMPLER_ARG
+  }
+}

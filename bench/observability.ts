@@ -1,0 +1,258 @@
+// npm run bench:observability — what tracing, metrics and logs cost the search service.
+//
+// The service on the in-memory backends (observability-app.ts: only the service's own CPU, where the
+// overhead shows whole), returning visitors repeating searches, in variants: `off` (nothing observed),
+// each part alone, `on` (weft tracing of every request into the trace store, /metrics, a log line per
+// request: what `npm start` does), `on,otlp` (on, plus every trace exported over OTLP/HTTP to a
+// receiver process that reads and drops them) and `on,otlp10` (a tenth of the traces exported). Variants run interleaved, round after round, the order
+// rotating, so that noise on the machine (2 cores shared with other work) falls on every variant alike;
+// each figure vs off is the median over rounds of its ratio to `off` in the same round.
+//
+// 1. HTTP: each variant a server process of its own (observability-server.ts), driven by autocannon:
+//    per round, the server's CPU time per request (from /proc) under the same fixed load for every
+//    variant (RATE requests/s: a server that keeps up does the same work per request whatever else
+//    runs on the machine, where a saturated one batches more per turn as it falls behind), then its
+//    throughput unbounded (the figure that moves most with the machine's other work).
+// 2. In process: the same servers in this process, driven by fastify's inject (no sockets, no
+//    autocannon), CPU time per request from process.cpuUsage(); tracing switched per variant.
+//
+// Figures go to bench/results/observability.json.
+import { readFileSync } from 'node:fs'
+import autocannon from 'autocannon'
+import type { FastifyInstance } from 'fastify'
+import { configureTracing, type TraceListener } from 'weft'
+import { printTable, startProcess, stopProcess, writeResults } from './harness.ts'
+import { observedServer, type Part, partsOf, searches } from './observability-app.ts'
+
+const ROUNDS = Number(process.env.ROUNDS ?? 10)
+const SECONDS = Number(process.env.SECONDS ?? 2)
+const CONNECTIONS = 20
+const RATE = Number(process.env.RATE ?? 150)
+const httpVariants = ['off', 'metrics,logs', 'on', 'on,otlp10', 'on,otlp']
+const inProcessVariants = ['off', 'trace', 'metrics', 'logs', 'metrics,logs', 'on', 'on,otlp10', 'on,otlp']
+
+const round = (value: number, digits = 3): number => Number(value.toFixed(digits))
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = Math.floor(sorted.length / 2)
+  return sorted.length % 2
+    ? (sorted[middle] as number)
+    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2
+}
+/**
+ * Median over rounds of `values[i] / base[i]`, with the extremes; and the ratio of the least values,
+ * the estimate least disturbed by other work on the machine (which only ever adds CPU time).
+ */
+function ratios(values: number[], base: number[]) {
+  const each = values.map((value, i) => value / (base[i] as number))
+  return {
+    median: round(median(each)),
+    min: round(Math.min(...each)),
+    max: round(Math.max(...each)),
+    ofLeast: round(Math.min(...values) / Math.min(...base)),
+  }
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc (clock ticks of 10 ms). */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
+/** An OTLP/HTTP receiver, as a process of its own, that reads each export and drops it. */
+const sinkScript = `
+import { createServer } from 'node:http'
+const server = createServer((request, response) => {
+  request.resume()
+  request.on('end', () => response.writeHead(200, { 'content-type': 'application/json' }).end('{}'))
+})
+server.listen(0, '127.0.0.1', () => console.log('http://127.0.0.1:' + server.address().port))
+process.once('SIGTERM', () => process.exit(0))
+`
+
+/** The session cookie of a first search: later searches are a returning visitor's. */
+async function returningVisitor(get: (path: string) => Promise<string | undefined>) {
+  const cookie = (await get('/search?q=lisb'))?.split(';')[0] as string
+  return searches(cookie)
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. HTTP
+
+interface Served {
+  name: string
+  url: string
+  pid: number
+  stop: () => Promise<void>
+  requests: autocannon.Request[]
+}
+
+async function serve(name: string): Promise<Served> {
+  const { child, line } = await startProcess(['bench/observability-server.ts'], { OBSERVE: name })
+  const url = line.trim()
+  const requests = await returningVisitor(async (path) => {
+    const response = await fetch(`${url}${path}`, { headers: { 'x-forwarded-for': '94.132.0.1' } })
+    return response.headers.get('set-cookie') ?? undefined
+  })
+  return {
+    name,
+    url,
+    pid: child.pid as number,
+    stop: () => stopProcess(child),
+    requests: requests.map((request) => ({ method: 'GET' as const, ...request })),
+  }
+}
+
+async function drive(server: Served, rate?: number) {
+  const cpuBefore = cpuSeconds(server.pid)
+  const result = await autocannon({
+    url: server.url,
+    connections: CONNECTIONS,
+    duration: SECONDS,
+    requests: server.requests,
+    ...(rate !== undefined && { overallRate: rate }),
+  })
+  return {
+    requestsPerSecond: result.requests.average,
+    cpuMsPerRequest: ((cpuSeconds(server.pid) - cpuBefore) * 1000) / Math.max(1, result.requests.total),
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: result.errors + result.timeouts + result.non2xx,
+  }
+}
+
+async function httpPart() {
+  const servers: Served[] = []
+  for (const name of httpVariants) servers.push(await serve(name))
+  try {
+    for (const server of servers) await drive(server) // warm up: JIT, caches
+    const cpu = new Map<string, number[]>(httpVariants.map((name) => [name, []]))
+    const throughput = new Map<string, number[]>(httpVariants.map((name) => [name, []]))
+    const latency = new Map<string, { p50: number; p99: number }[]>(httpVariants.map((name) => [name, []]))
+    let errors = 0
+    for (let r = 0; r < ROUNDS; r++) {
+      // Rotate the order, so that no variant always runs first (or right after another's garbage).
+      for (let i = 0; i < servers.length; i++) {
+        const server = servers[(i + r) % servers.length] as Served
+        const paced = await drive(server, RATE)
+        const unbounded = await drive(server)
+        cpu.get(server.name)?.push(paced.cpuMsPerRequest)
+        latency.get(server.name)?.push(paced)
+        throughput.get(server.name)?.push(unbounded.requestsPerSecond)
+        errors += paced.errors + unbounded.errors
+      }
+      const line = httpVariants.map(
+        (name) =>
+          `${name} ${(cpu.get(name)?.[r] ?? 0).toFixed(2)} ms, ${Math.round(throughput.get(name)?.[r] ?? 0)}/s`,
+      )
+      console.log(`round ${r + 1}/${ROUNDS}: ${line.join('; ')}`)
+    }
+    const rows = httpVariants.map((name) => {
+      const cpuVsOff = ratios(cpu.get(name) as number[], cpu.get('off') as number[])
+      const throughputVsOff = ratios(throughput.get(name) as number[], throughput.get('off') as number[])
+      return {
+        variant: name,
+        cpuMsPerRequest: round(median(cpu.get(name) as number[])),
+        cpuVsOff: cpuVsOff.median,
+        cpuVsOffRange: `${cpuVsOff.min}-${cpuVsOff.max}`,
+        leastCpuMs: round(Math.min(...(cpu.get(name) as number[]))),
+        leastCpuVsOff: cpuVsOff.ofLeast,
+        requestsPerSecond: Math.round(median(throughput.get(name) as number[])),
+        throughputVsOff: throughputVsOff.median,
+        throughputVsOffRange: `${throughputVsOff.min}-${throughputVsOff.max}`,
+        p50MsAtRate: median((latency.get(name) ?? []).map((each) => each.p50)),
+        p99MsAtRate: median((latency.get(name) ?? []).map((each) => each.p99)),
+      }
+    })
+    printTable(rows)
+    return { rows, errors }
+  } finally {
+    await Promise.all(servers.map((server) => server.stop()))
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. In process
+
+async function inProcessPart() {
+  const apps: {
+    name: string
+    parts: Set<Part>
+    app: FastifyInstance
+    onTrace: TraceListener
+    next: () => Promise<unknown>
+  }[] = []
+  for (const name of inProcessVariants) {
+    const parts = partsOf(name)
+    const { app, onTrace } = await observedServer(parts)
+    const requests = await returningVisitor(async (path) => {
+      const response = await app.inject({ url: path, headers: { 'x-forwarded-for': '94.132.0.1' } })
+      return String(response.headers['set-cookie'] ?? '')
+    })
+    let i = 0
+    // Ten at a time, as concurrent requests interleave in a server.
+    const next = () =>
+      Promise.all(
+        requests.map(() => {
+          const { path, headers } = requests[i++ % requests.length] as (typeof requests)[number]
+          return app.inject({ method: 'GET', url: path, headers })
+        }),
+      )
+    apps.push({ name, parts, app, onTrace, next })
+  }
+  const batch = async (variant: (typeof apps)[number], times: number) => {
+    // Each server's traces to its own listener only, as in a process of its own.
+    const restore = configureTracing({ enabled: variant.parts.has('trace'), onTrace: variant.onTrace })
+    try {
+      for (let k = 0; k < times; k++) await variant.next()
+    } finally {
+      restore()
+    }
+  }
+  for (const variant of apps) await batch(variant, 30) // warm up
+  const cpu = new Map<string, number[]>(inProcessVariants.map((name) => [name, []]))
+  const batches = 15
+  for (let r = 0; r < ROUNDS * 2; r++) {
+    for (let i = 0; i < apps.length; i++) {
+      const variant = apps[(i + r) % apps.length] as (typeof apps)[number]
+      const before = process.cpuUsage()
+      await batch(variant, batches)
+      const used = process.cpuUsage(before)
+      cpu.get(variant.name)?.push((used.user + used.system) / 1000 / (batches * 10))
+    }
+  }
+  await Promise.all(apps.map(({ app }) => app.close()))
+  const rows = inProcessVariants.map((name) => {
+    const vsOff = ratios(cpu.get(name) as number[], cpu.get('off') as number[])
+    return {
+      variant: name,
+      cpuMsPerRequest: round(median(cpu.get(name) as number[])),
+      cpuVsOff: vsOff.median,
+      cpuVsOffRange: `${vsOff.min}-${vsOff.max}`,
+      leastCpuMs: round(Math.min(...(cpu.get(name) as number[]))),
+      leastCpuVsOff: vsOff.ofLeast,
+    }
+  })
+  printTable(rows)
+  return rows
+}
+
+const sink = await startProcess(['--input-type=module', '-e', sinkScript], {})
+process.env.OTEL_EXPORTER_OTLP_ENDPOINT = sink.line.trim()
+try {
+  console.log(
+    `1. HTTP: autocannon, ${CONNECTIONS} connections; per variant and round ${SECONDS} s at ${RATE} requests/s, then ${SECONDS} s unbounded; ${ROUNDS} rounds`,
+  )
+  const http = await httpPart()
+  console.log(`\n2. In process (fastify inject, 10 at a time), ${ROUNDS * 2} rounds`)
+  const inProcess = await inProcessPart()
+  const file = writeResults('observability', {
+    method: `GET /search on the in-memory backends, returning visitors; variants interleaved, order rotating, ${ROUNDS} rounds; "vs off" = median over rounds of the ratio to off in the same round. HTTP: autocannon, ${CONNECTIONS} connections, per round ${SECONDS} s at ${RATE} requests/s (server CPU per request from /proc) then ${SECONDS} s unbounded (throughput). In process: fastify inject, CPU per request from process.cpuUsage(), ${ROUNDS * 2} rounds of 150 requests. leastCpuVsOff: the least CPU per request over the rounds, over off's least (other work on the machine only ever adds)`,
+    http: http.rows,
+    httpErrors: http.errors,
+    inProcess,
+  })
+  console.log(`\nwritten to ${file}`)
+} finally {
+  await stopProcess(sink.child)
+}

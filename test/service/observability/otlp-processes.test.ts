@@ -95,7 +95,7 @@ async function start(
   const [line] = (await Promise.race([once(createInterface({ input: child.stdout! }), 'line'), exited])) as [
     string,
   ]
-  return { child, line, stderr: () => stderr }
+  return { child, line }
 }
 
 /** SIGTERM: each process flushes its spans on the way out. */

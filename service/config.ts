@@ -55,6 +55,11 @@ export interface Config {
   readonly resultLimit: number
   /** `REQUEST_TIMEOUT_MS`: the time budget of a search request. Default 2000. */
   readonly requestTimeout: number
+  /**
+   * `MAX_IN_FLIGHT`: searches run at once; more wait their turn, at most a quarter of their budget,
+   * then get a 503 `OVERLOADED` (admission.ts). Default 32.
+   */
+  readonly maxInFlight: number
   /** `TRACE_CAPACITY`: how many recent traces `/_weft/traces` keeps (the oldest go first). Default 200. */
   readonly traceCapacity: number
   /**
@@ -120,6 +125,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     rateLimitWindow: wholeNumber('RATE_LIMIT_WINDOW', read('RATE_LIMIT_WINDOW'), 60, 1, 86_400),
     resultLimit: wholeNumber('RESULT_LIMIT', read('RESULT_LIMIT'), 10_000, 1, 1e9),
     requestTimeout: wholeNumber('REQUEST_TIMEOUT_MS', read('REQUEST_TIMEOUT_MS'), 2000, 1, 600_000),
+    maxInFlight: wholeNumber('MAX_IN_FLIGHT', read('MAX_IN_FLIGHT'), 32, 1, 100_000),
     traceCapacity: wholeNumber('TRACE_CAPACITY', read('TRACE_CAPACITY'), 200, 1, 100_000),
     traceSampleRate: fraction('TRACE_SAMPLE_RATE', read('TRACE_SAMPLE_RATE'), 1),
     traceSlowMs: wholeNumber('TRACE_SLOW_MS', read('TRACE_SLOW_MS'), 500, 0, 600_000),

@@ -13,6 +13,7 @@ export type ServiceErrorCode =
   | 'INVALID_CLIENT_ADDRESS'
   | 'RATE_LIMITED'
   | 'BACKEND_UNAVAILABLE'
+  | 'OVERLOADED'
 
 /** Base class: an answer with a status, a code, and details that go into the JSON body. */
 export class ServiceError extends Error {
@@ -92,5 +93,19 @@ export class BackendDown extends ServiceError {
       cause,
     })
     this.backend = backend
+  }
+}
+
+/**
+ * The server runs as many searches as it takes (`MAX_IN_FLIGHT`), and this one waited `waited` ms
+ * for its turn without getting one (admission.ts): 503 with `Retry-After: 1`, before any work.
+ */
+export class Overloaded extends ServiceError {
+  override name = 'Overloaded'
+  constructor(limit: number, waited: number) {
+    super(503, 'OVERLOADED', `the server is running ${limit} searches; none ended within ${waited} ms`, {
+      details: { limit },
+      headers: { 'retry-after': '1' },
+    })
   }
 }

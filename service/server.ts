@@ -12,15 +12,17 @@
  * with a stable `code`: the request's own faults are 400s (bad `q` or `limit`, a cookie this service
  * did not sign, a malformed `X-Forwarded-For`), never 500s; over a rate limit, or without a backend
  * the answer cannot do without, a 503 with `Retry-After` that names the limiter or the backend (the
- * degradation policy is in pipeline.ts); past the deadline, a 504.
+ * degradation policy is in pipeline.ts); with `MAX_IN_FLIGHT` searches running and no turn within a
+ * quarter of the budget, a 503 `OVERLOADED` (admission.ts); past the deadline, a 504.
  */
 import { randomUUID } from 'node:crypto'
 import { STATUS_CODES } from 'node:http'
 import type { Duplex } from 'node:stream'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
-import { configureTracing, isAbort, type Trace, type TraceListener } from 'weft'
+import { configureTracing, currentSignal, isAbort, type Trace, type TraceListener } from 'weft'
 import { weftFastify } from 'weft/rpc'
+import { Admission } from './admission.ts'
 import type { Backends } from './backend-calls.ts'
 import type { Config } from './config.ts'
 import { InvalidIpAddress, parseIp } from './data/ip.ts'
@@ -48,6 +50,7 @@ export type ServerConfig = Pick<
   | 'rateLimitWindow'
   | 'resultLimit'
   | 'requestTimeout'
+  | 'maxInFlight'
   | 'traceCapacity'
   | 'traceSampleRate'
   | 'traceSlowMs'
@@ -89,6 +92,8 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   // for them (fastify does not): this service is no proxy, and says so.
   app.server.on('connect', (_request: unknown, socket: Duplex) => refuseConnect(socket))
 
+  // A search waits for its turn at most a quarter of its budget (admission.ts).
+  const admission = new Admission(config.maxInFlight, config.requestTimeout / 4)
   const cookies = sessionCookies(config.sessionSecret)
   const settings: PipelineSettings = {
     rateLimits: { limits: config.rateLimits, window: config.rateLimitWindow },
@@ -107,11 +112,10 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
       // What was searched, for the trace pages: which request was the slow one.
       request.scope.span?.setAttribute('url.query', request.url.split('?')[1] ?? '')
     }
-    await search(
-      backends,
-      searchRequest(request, config, cookies),
-      exchange(request, reply, cookies),
-      settings,
+    const asked = searchRequest(request, config, cookies)
+    await admission.run(
+      () => search(backends, asked, exchange(request, reply, cookies), settings),
+      currentSignal(),
     )
     return reply
   })

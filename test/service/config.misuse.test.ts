@@ -21,6 +21,7 @@ for (const [variable, value, expected] of [
   ['RATE_LIMITS', 'ip', /^RATE_LIMITS must be entries like/],
   ['RATE_LIMIT_WINDOW', '0', /^RATE_LIMIT_WINDOW must be a whole number from 1/],
   ['REQUEST_TIMEOUT_MS', '1.5', /^REQUEST_TIMEOUT_MS must be a whole number/],
+  ['MAX_IN_FLIGHT', '0', /^MAX_IN_FLIGHT must be a whole number from 1 to 100000/],
 ] as const) {
   test(`${variable}=${JSON.stringify(value)} is refused, naming the variable`, () => {
     assert.throws(

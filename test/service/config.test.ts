@@ -17,6 +17,7 @@ test('with nothing set, everything is embedded and local, with a generated sessi
   assert.deepEqual(config.rateLimits, defaultRateLimits)
   assert.equal(config.rateLimitWindow, 60)
   assert.equal(config.workers, 4)
+  assert.equal(config.maxInFlight, 32)
   assert.match(config.dataDir, /node_modules\/\.cache\//)
 })
 
@@ -35,6 +36,7 @@ test('reads every variable; blank ones count as unset', () => {
     RATE_LIMIT_WINDOW: '10',
     RESULT_LIMIT: '3',
     REQUEST_TIMEOUT_MS: '500',
+    MAX_IN_FLIGHT: '5',
     DATA_DIR: '/var/lib/search',
     REDIS_PREFIX: 'test:',
   })
@@ -52,6 +54,7 @@ test('reads every variable; blank ones count as unset', () => {
   assert.equal(config.rateLimitWindow, 10)
   assert.equal(config.resultLimit, 3)
   assert.equal(config.requestTimeout, 500)
+  assert.equal(config.maxInFlight, 5)
   assert.equal(config.dataDir, '/var/lib/search')
   assert.equal(config.redisPrefix, 'test:')
   const blank = loadConfig({ DATABASE_URL: ' ', PORT: '', TRUST_PROXY: '' })

@@ -2,7 +2,7 @@ import { SPAN_KINDS, type Span, type SpanKind, type TraceListener } from '../tra
 import { type RemoteParent, startTrace } from '../trace/tracing.ts'
 import { type Clock, clock, type TimerHandle } from './clock.ts'
 import { AbortError, DeadlineExceeded, ScopeClosedError } from './errors.ts'
-import { ambient, isCancellation, Node } from './node.ts'
+import { ambient, isCancellation, Node, runAs } from './node.ts'
 import { onAbort } from './on-abort.ts'
 import { Task, type TaskFn } from './task.ts'
 import { checkDuration, checkFunction, checkOptions, checkSignal, checkString, describe } from './validate.ts'
@@ -228,7 +228,7 @@ export class Scope extends Node {
     }
     let result: T | PromiseLike<T>
     try {
-      result = ambient.run(this, fn, this)
+      result = runAs(this, fn, this)
     } catch (error) {
       this.#bodyFailed(error)
       return promise

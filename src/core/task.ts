@@ -1,5 +1,5 @@
 import { AbortError } from './errors.ts'
-import { ambient, isCancellation, Node } from './node.ts'
+import { isCancellation, Node, runAs } from './node.ts'
 import type { Scope } from './scope.ts'
 
 /** What every spawned function is called with: the task's own cancellation signal and deadline. */
@@ -75,7 +75,7 @@ export class Task<T = unknown> extends Node implements PromiseLike<T>, TaskConte
   start(fn: TaskFn<T>): void {
     let result: T | PromiseLike<T>
     try {
-      result = ambient.run(this, fn, contextOf(this))
+      result = runAs(this, fn, contextOf(this))
     } catch (error) {
       this.#finish(false, error)
       return

@@ -127,7 +127,8 @@ export class Scope extends Node {
   /** The clock that set `#timer`: the one that must clear it, even if another was installed since. */
   #timerClock: Clock | undefined
   #stopWatchingForeign: (() => void) | undefined
-  #settle: (failed: boolean, outcome: unknown) => void = () => {}
+  /** The promise `scope()` returned, settled by `#finished`. */
+  #done: PromiseWithResolvers<unknown> | undefined
   /** Errors raised after the first failure, other than the cancellation itself. */
   readonly suppressed: unknown[] = []
 
@@ -201,8 +202,9 @@ export class Scope extends Node {
 
   /** @internal Runs the scope's callback; called once, by {@link scope}. */
   run<T>(fn: (s: Scope) => T | PromiseLike<T>, foreign: AbortSignal | undefined): Promise<T> {
-    const { promise, resolve, reject } = Promise.withResolvers<T>()
-    this.#settle = (failed, outcome) => (failed ? reject(outcome) : resolve(outcome as T))
+    const done = Promise.withResolvers<unknown>()
+    this.#done = done
+    const promise = done.promise as Promise<T>
     this.#parent?.adopt(this)
     const owner = this.#parent?.scope as Scope | undefined
     if (owner?.settled === false) {
@@ -292,7 +294,8 @@ export class Scope extends Node {
     if (this.#failed && this.suppressed.length > 0) attachSuppressed(this.#error, this.suppressed)
     if (!this.#failed) this.span?.finish('ok')
     else this.span?.finish(this.#error instanceof AbortError ? 'cancelled' : 'error', this.#error)
-    this.#settle(this.#failed, this.#failed ? this.#error : this.#value)
+    if (this.#failed) this.#done?.reject(this.#error)
+    else this.#done?.resolve(this.#value)
     if (this.#owner !== undefined) this.#owner.#finished()
   }
 }

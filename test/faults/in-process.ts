@@ -12,6 +12,7 @@ import { type Database, postgres } from 'weft/sql'
 import { createTestDatabase, startMemcached, type TestDatabase } from 'weft/testing'
 import type { Budgets } from '../../service/backends.ts'
 import { geocoderServer } from '../../service/geocoder/server.ts'
+import { startWorkers } from '../../service/worker.ts'
 import { loadTestData } from '../service/fixtures.ts'
 import { startService, type TestService } from '../service/support.ts'
 
@@ -22,9 +23,9 @@ export interface FaultServiceOptions {
   /** Configuration variables over the test defaults (`GEOCODER_URL` replaces the real geocoder). */
   env?: Record<string, string>
   budgets?: Partial<Budgets>
-  /** Run the task worker in process. Default true. */
+  /** Run the task worker in process, with the service's default concurrency (`WORKERS`). Default true. */
   worker?: boolean
-  /** The service's connections to PostgreSQL at most. Default 10 (the service's default). */
+  /** The service's connections to PostgreSQL at most. Default 10, as the service's own. */
   poolSize?: number
   /** Changes the loaded database before the service starts (a scenario's slow statement). */
   prepare?: (db: Database) => Promise<void>
@@ -62,7 +63,7 @@ export async function startFaultService(options: FaultServiceOptions = {}): Prom
       MEMCACHE_SERVERS: memcached.addresses.join(','),
       REDIS_URL: redisUrl,
       REDIS_PREFIX: redisPrefix,
-      QUEUE_PREFIX: redisPrefix,
+      QUEUE_PREFIX: redisPrefix.slice(0, -1), // BullMQ's prefix takes no ':'; it adds its own
       ...options.env,
     }
     if (env.GEOCODER_URL === undefined) {
@@ -73,8 +74,11 @@ export async function startFaultService(options: FaultServiceOptions = {}): Prom
       db,
       env,
       ...(options.budgets !== undefined && { budgets: options.budgets }),
-      ...(options.worker !== undefined && { worker: options.worker }),
+      worker: false,
     })
+    if (options.worker !== false) {
+      startWorkers(service.runtime.resources.queue, db, { concurrency: service.config.workers })
+    }
   } catch (error) {
     await close()
     throw error

@@ -28,8 +28,20 @@ const ROUNDS = Number(process.env.ROUNDS ?? 10)
 const SECONDS = Number(process.env.SECONDS ?? 2)
 const CONNECTIONS = 20
 const RATE = Number(process.env.RATE ?? 150)
-const httpVariants = ['off', 'metrics,logs', 'on', 'on,otlp10', 'on,otlp']
-const inProcessVariants = ['off', 'trace', 'metrics', 'logs', 'metrics,logs', 'on', 'on,otlp10', 'on,otlp']
+// VARIANTS='off;on' (with off, the base of the ratios) measures only those, in both parts unless
+// IN_PROCESS=0, and writes no results file: for trying a change.
+const chosen = process.env.VARIANTS?.split(';')
+const httpVariants = chosen ?? ['off', 'metrics,logs', 'on', 'on,otlp10', 'on,otlp']
+const inProcessVariants = chosen ?? [
+  'off',
+  'trace',
+  'metrics',
+  'logs',
+  'metrics,logs',
+  'on',
+  'on,otlp10',
+  'on,otlp',
+]
 
 const round = (value: number, digits = 3): number => Number(value.toFixed(digits))
 function median(values: number[]): number {
@@ -244,8 +256,19 @@ try {
     `1. HTTP: autocannon, ${CONNECTIONS} connections; per variant and round ${SECONDS} s at ${RATE} requests/s, then ${SECONDS} s unbounded; ${ROUNDS} rounds`,
   )
   const http = await httpPart()
-  console.log(`\n2. In process (fastify inject, 10 at a time), ${ROUNDS * 2} rounds`)
-  const inProcess = await inProcessPart()
+  if (process.env.IN_PROCESS !== '0') {
+    console.log(`\n2. In process (fastify inject, 10 at a time), ${ROUNDS * 2} rounds`)
+    const inProcess = await inProcessPart()
+    if (chosen === undefined) save(http, inProcess)
+  }
+} finally {
+  await stopProcess(sink.child)
+}
+
+function save(
+  http: Awaited<ReturnType<typeof httpPart>>,
+  inProcess: Awaited<ReturnType<typeof inProcessPart>>,
+) {
   const file = writeResults('observability', {
     method: `GET /search on the in-memory backends, returning visitors; variants interleaved, order rotating, ${ROUNDS} rounds; "vs off" = median over rounds of the ratio to off in the same round. HTTP: autocannon, ${CONNECTIONS} connections, per round ${SECONDS} s at ${RATE} requests/s (server CPU per request from /proc) then ${SECONDS} s unbounded (throughput). In process: fastify inject, CPU per request from process.cpuUsage(), ${ROUNDS * 2} rounds of 150 requests. leastCpuVsOff: the least CPU per request over the rounds, over off's least (other work on the machine only ever adds)`,
     http: http.rows,
@@ -253,6 +276,4 @@ try {
     inProcess,
   })
   console.log(`\nwritten to ${file}`)
-} finally {
-  await stopProcess(sink.child)
 }

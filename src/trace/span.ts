@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto'
+import { randomFillSync } from 'node:crypto'
 import { clock } from '../core/clock.ts'
 
 /** Every kind of span, in the order they are listed in messages. */
@@ -49,27 +49,44 @@ export interface TraceData {
 /**
  * One timed operation of a traced request: a scope, a task, a backend call, a batch. Spans are
  * created by weft itself (scopes and tasks) and by backend adapters through `startSpan`.
+ *
+ * A traced request records a span for every task (about a hundred for a search), so a span costs as
+ * little as it can: its id is formatted only when read, and its attributes object is made only when
+ * written.
  */
 export class Span {
   readonly trace: Trace
-  readonly spanId: string
   readonly parent: Span | undefined
   readonly name: string
   readonly kind: SpanKind
   readonly start: number
-  end: number | undefined
+  end: number | undefined = undefined
   status: SpanStatus = 'unset'
-  error: string | undefined
-  readonly attributes: Record<string, AttributeValue> = {}
+  error: string | undefined = undefined
+  /** This span's place in its trace, from 1: its id is the trace's base plus this. */
+  readonly #serial: number
+  #spanId: string | undefined = undefined
+  #attributes: Record<string, AttributeValue> | undefined = undefined
 
   constructor(trace: Trace, parent: Span | undefined, name: string, kind: SpanKind) {
     this.trace = trace
     this.parent = parent
     this.name = name
     this.kind = kind
-    this.spanId = trace.nextSpanId()
     this.start = clock().now()
-    trace.spans.push(this)
+    this.#serial = trace.spans.push(this)
+  }
+
+  /** 16 hex digits, unique within the trace; for the spans of one process, in the order they started. */
+  get spanId(): string {
+    this.#spanId ??= this.trace.spanIdOf(this.#serial)
+    return this.#spanId
+  }
+
+  /** The span's attributes, to read or to set (`span.attributes['db.hits'] = 1`). */
+  get attributes(): Record<string, AttributeValue> {
+    this.#attributes ??= {}
+    return this.#attributes
   }
 
   /** Opens a span nested in this one. */
@@ -102,7 +119,7 @@ export class Span {
       start: this.start,
       end: this.end,
       status: this.status,
-      attributes: { ...this.attributes },
+      attributes: { ...this.#attributes },
     }
     if (this.error !== undefined) data.error = this.error
     return data
@@ -118,23 +135,23 @@ export class Trace {
   readonly id: string
   readonly spans: Span[] = []
   readonly #onFinish: TraceListener | undefined
-  readonly #spanIdBase: bigint
-  #nextSpan = 0n
+  /**
+   * Span ids only need to be unique within their trace: a random base plus a counter is as good as
+   * 8 random bytes per span, and much cheaper. The base is random in its upper 40 bits and zero in
+   * its lower 24, where the counter goes: the upper 40 bits as a number, their hex once needed.
+   */
+  readonly #spanIdHigh: number
+  #spanIdPrefix: string | undefined = undefined
 
   /** The caller's span in another process, when this trace continues a remote one. */
   readonly remoteParentId: string | undefined
 
-  constructor(
-    onFinish?: TraceListener,
-    id: string = randomBytes(16).toString('hex'),
-    remoteParentId?: string,
-  ) {
-    this.id = id
+  constructor(onFinish?: TraceListener, id?: string, remoteParentId?: string) {
+    const random = takeRandom(id === undefined ? 21 : 5)
+    this.id = id ?? randomPool.toString('hex', random + 5, random + 21)
+    this.#spanIdHigh = randomPool.readUIntBE(random, 5)
     this.remoteParentId = remoteParentId
     this.#onFinish = onFinish
-    // Span ids only need to be unique within their trace: a random base plus a counter is as good
-    // as 8 random bytes per span, and much cheaper.
-    this.#spanIdBase = randomBytes(8).readBigUInt64BE() & 0xffff_ffff_ff00_0000n
   }
 
   /** The span with no parent: the request's outermost scope. */
@@ -147,9 +164,15 @@ export class Trace {
     return new Span(this, undefined, name, kind)
   }
 
-  nextSpanId(): string {
-    this.#nextSpan += 1n
-    return ((this.#spanIdBase + this.#nextSpan) & 0xffff_ffff_ffff_ffffn).toString(16).padStart(16, '0')
+  /** The id of the trace's `serial`th span (from 1): 16 hex digits, the base plus `serial`. */
+  spanIdOf(serial: number): string {
+    if (serial < COUNTER_RANGE) {
+      this.#spanIdPrefix ??= hex(this.#spanIdHigh, 10)
+      return this.#spanIdPrefix + hex(serial, 6)
+    }
+    // Past 2^24 spans the counter carries into the upper bits, wrapping at 64 bits as a sum would.
+    const high = (this.#spanIdHigh + Math.floor(serial / COUNTER_RANGE)) % 2 ** 40
+    return hex(high, 10) + hex(serial % COUNTER_RANGE, 6)
   }
 
   finish(): void {
@@ -166,4 +189,29 @@ export class Trace {
   toJSON(): TraceData {
     return { traceId: this.id, spans: this.spans.map((span) => span.toJSON()) }
   }
+}
+
+/** The span ids' counter: their lower 24 bits. */
+const COUNTER_RANGE = 2 ** 24
+
+function hex(value: number, digits: number): string {
+  return value.toString(16).padStart(digits, '0')
+}
+
+/**
+ * Random bytes for trace ids and span id bases, drawn from the CSPRNG a block at a time (as node's
+ * own `randomUUID` does): one call into it per 195 traces rather than two per trace, each of which
+ * also made a buffer.
+ */
+const randomPool = Buffer.allocUnsafe(4096)
+let randomOffset = randomPool.length
+
+/** The offset in `randomPool` of `bytes` fresh random bytes. */
+function takeRandom(bytes: number): number {
+  if (randomOffset + bytes > randomPool.length) {
+    randomFillSync(randomPool)
+    randomOffset = 0
+  }
+  randomOffset += bytes
+  return randomOffset - bytes
 }

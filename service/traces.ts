@@ -13,7 +13,7 @@
  * goes, but the notable ones (failed, cancelled, slow) are passed over while they hold no more than
  * half of it.
  */
-import { clock, type SpanData, type Trace } from 'weft'
+import { type CompactTrace, clock, type SpanData, type Trace } from 'weft'
 import type { Config } from './config.ts'
 
 /** How a request ended, as its root span says. */
@@ -64,11 +64,18 @@ const unrecorded = /^[A-Z]+ \/(?:_weft\/|healthz$|metrics$)/
 
 /** The parts of one trace id so far; `request` once the request (the part that began it) has finished. */
 interface Entry {
-  /** Kept as they are, and turned into data only when asked for: most traces never are. */
-  parts: Trace[]
-  request: Omit<TraceSummary, 'spans'> | undefined
-  waiters: (() => void)[]
+  /**
+   * Kept compactly (`Trace.compact()`: a few arrays, not an object per span, so that keeping the
+   * last `capacity` requests costs the garbage collector little), and turned into data only when
+   * asked for: most traces never are.
+   */
+  parts: (CompactTrace | Trace)[]
+  request: Kept | undefined
+  waiters: (() => void)[] | undefined
 }
+
+/** What the list shows of a request kept, but its query still as recorded (decoded when listed). */
+type Kept = Omit<TraceSummary, 'spans' | 'query'> & { rawQuery: string | undefined }
 
 /** The store `TRACE_CAPACITY`, `TRACE_SAMPLE_RATE` and `TRACE_SLOW_MS` ask for. */
 export function traceStoreFor(config: Pick<Config, 'traceCapacity' | 'traceSampleRate' | 'traceSlowMs'>) {
@@ -111,7 +118,7 @@ export class TraceStore {
     if (trace.remoteParentId !== undefined) {
       // A part continuing a request (an RPC served here, a task delivered): it belongs with its
       // request, if that is kept or still running; alone it is not a request to list.
-      this.#entries.get(trace.id)?.parts.push(trace)
+      this.#entries.get(trace.id)?.parts.push(trace.compact())
       return
     }
     const request = this.#keep(trace)
@@ -120,10 +127,10 @@ export class TraceStore {
       return
     }
     const entry = this.#entry(trace.id)
-    entry.parts.push(trace)
+    entry.parts.push(trace.compact())
     this.#notable += Number(notable(request)) - Number(notable(entry.request))
     entry.request = request
-    for (const wake of entry.waiters.splice(0)) wake()
+    wakeAll(entry)
   }
 
   /** Announces a request under way, so that `get` waits for its trace rather than answering none. */
@@ -141,6 +148,7 @@ export class TraceStore {
       const waiting = entry
       await new Promise<void>((resolve) => {
         const timer = clock().setTimeout(resolve, waitMs)
+        waiting.waiters ??= []
         waiting.waiters.push(() => {
           clock().clearTimeout(timer)
           resolve()
@@ -161,7 +169,17 @@ export class TraceStore {
     const found: TraceSummary[] = []
     for (const { request, parts } of this.#entries.values()) {
       if (request === undefined || (status !== undefined && request.status !== status)) continue
-      found.push({ ...request, spans: parts.reduce((sum, part) => sum + part.spans.length, 0) })
+      const { traceId, name, rawQuery, duration, start, kept } = request
+      found.push({
+        traceId,
+        name,
+        ...(rawQuery !== undefined && { query: decodeQuery(rawQuery) }),
+        status: request.status,
+        duration,
+        start,
+        spans: parts.reduce((sum, part) => sum + ('size' in part ? part.size : part.spans.length), 0),
+        kept,
+      })
     }
     return found.sort((a, b) => b.duration - a.duration || b.start - a.start).slice(0, limit)
   }
@@ -177,7 +195,7 @@ export class TraceStore {
   }
 
   /** What the list shows of a finished request, or undefined when it is not kept (ignored, or not sampled). */
-  #keep(trace: Trace): Omit<TraceSummary, 'spans'> | undefined {
+  #keep(trace: Trace): Kept | undefined {
     const root = trace.root
     if (root === undefined || this.#ignore(root.name)) return undefined
     const status: TraceOutcome = root.status === 'error' || root.status === 'cancelled' ? root.status : 'ok'
@@ -195,7 +213,7 @@ export class TraceStore {
     return {
       traceId: trace.id,
       name: root.name,
-      ...(typeof query === 'string' && query !== '' && { query: decodeQuery(query) }),
+      rawQuery: typeof query === 'string' && query !== '' ? query : undefined,
       status,
       duration,
       start: root.start,
@@ -208,13 +226,13 @@ export class TraceStore {
     const entry = this.#entries.get(id)
     this.#entries.delete(id)
     this.#notable -= Number(notable(entry?.request))
-    for (const wake of entry?.waiters.splice(0) ?? []) wake()
+    if (entry !== undefined) wakeAll(entry)
   }
 
   #entry(id: string): Entry {
     let entry = this.#entries.get(id)
     if (entry === undefined) {
-      entry = { parts: [], request: undefined, waiters: [] }
+      entry = { parts: [], request: undefined, waiters: undefined }
       this.#entries.set(id, entry)
       if (this.#entries.size > this.#capacity) this.#forget(this.#victim())
     }
@@ -232,6 +250,12 @@ export class TraceStore {
     for (const [id, entry] of this.#entries) if (!notable(entry.request)) return id
     return oldest
   }
+}
+
+function wakeAll(entry: Entry): void {
+  const waiters = entry.waiters
+  entry.waiters = undefined
+  for (const wake of waiters ?? []) wake()
 }
 
 /** A request kept whatever the sampling: failed, cancelled or slow. */

@@ -2,6 +2,7 @@ export { type CriticalPath, type CriticalSegment, criticalPath } from './critica
 export { exportToOpenTelemetry, openTelemetryListener } from './otel.ts'
 export {
   type AttributeValue,
+  CompactTrace,
   SPAN_KINDS,
   Span,
   type SpanData,

@@ -63,8 +63,8 @@ export class Span {
   end: number | undefined = undefined
   status: SpanStatus = 'unset'
   error: string | undefined = undefined
-  /** This span's place in its trace, from 1: its id is the trace's base plus this. */
-  readonly #serial: number
+  /** This span's place in its trace, from 1 (the root): its id is the trace's base plus this. */
+  readonly serial: number
   #spanId: string | undefined = undefined
   #attributes: Record<string, AttributeValue> | undefined = undefined
 
@@ -74,18 +74,23 @@ export class Span {
     this.name = name
     this.kind = kind
     this.start = clock().now()
-    this.#serial = trace.spans.push(this)
+    this.serial = trace.spans.push(this)
   }
 
   /** 16 hex digits, unique within the trace; for the spans of one process, in the order they started. */
   get spanId(): string {
-    this.#spanId ??= this.trace.spanIdOf(this.#serial)
+    this.#spanId ??= this.trace.spanIdOf(this.serial)
     return this.#spanId
   }
 
   /** The span's attributes, to read or to set (`span.attributes['db.hits'] = 1`). */
   get attributes(): Record<string, AttributeValue> {
     this.#attributes ??= {}
+    return this.#attributes
+  }
+
+  /** The attributes when any were ever asked for, without making an object when none were. */
+  get attributesIfAny(): Record<string, AttributeValue> | undefined {
     return this.#attributes
   }
 
@@ -140,8 +145,7 @@ export class Trace {
    * 8 random bytes per span, and much cheaper. The base is random in its upper 40 bits and zero in
    * its lower 24, where the counter goes: the upper 40 bits as a number, their hex once needed.
    */
-  readonly #spanIdHigh: number
-  #spanIdPrefix: string | undefined = undefined
+  readonly #spanIds: SpanIds
 
   /** The caller's span in another process, when this trace continues a remote one. */
   readonly remoteParentId: string | undefined
@@ -149,7 +153,7 @@ export class Trace {
   constructor(onFinish?: TraceListener, id?: string, remoteParentId?: string) {
     const random = takeRandom(id === undefined ? 21 : 5)
     this.id = id ?? randomPool.toString('hex', random + 5, random + 21)
-    this.#spanIdHigh = randomPool.readUIntBE(random, 5)
+    this.#spanIds = new SpanIds(randomPool.readUIntBE(random, 5))
     this.remoteParentId = remoteParentId
     this.#onFinish = onFinish
   }
@@ -166,13 +170,51 @@ export class Trace {
 
   /** The id of the trace's `serial`th span (from 1): 16 hex digits, the base plus `serial`. */
   spanIdOf(serial: number): string {
-    if (serial < COUNTER_RANGE) {
-      this.#spanIdPrefix ??= hex(this.#spanIdHigh, 10)
-      return this.#spanIdPrefix + hex(serial, 6)
+    return this.#spanIds.of(serial)
+  }
+
+  /**
+   * The trace as it is now, in a form that costs the garbage collector far less to keep (a few
+   * arrays rather than an object per span): what a store of many recent traces holds. Its
+   * `toJSON()` is this trace's. A trace with a span still open stays as it is (its end is still to
+   * come), so this returns the trace itself then.
+   */
+  compact(): CompactTrace | Trace {
+    const count = this.spans.length
+    if (count >= MAX_COMPACT) return this
+    const names: string[] = new Array(count)
+    const times: number[] = new Array(2 * count)
+    const codes: number[] = new Array(count)
+    let attributes: (Record<string, AttributeValue> | undefined)[] | undefined
+    let errors: (string | undefined)[] | undefined
+    for (let i = 0; i < count; i++) {
+      const span = this.spans[i] as Span
+      if (span.end === undefined) return this
+      names[i] = span.name
+      times[2 * i] = span.start
+      times[2 * i + 1] = span.end
+      codes[i] =
+        ((span.parent?.serial ?? 0) * KINDS + kindCodes[span.kind]) * STATUSES + statusCodes[span.status]
+      const own = span.attributesIfAny
+      if (own !== undefined) {
+        attributes ??= new Array(count)
+        attributes[i] = own
+      }
+      if (span.error !== undefined) {
+        errors ??= new Array(count)
+        errors[i] = span.error
+      }
     }
-    // Past 2^24 spans the counter carries into the upper bits, wrapping at 64 bits as a sum would.
-    const high = (this.#spanIdHigh + Math.floor(serial / COUNTER_RANGE)) % 2 ** 40
-    return hex(high, 10) + hex(serial % COUNTER_RANGE, 6)
+    return new CompactTrace(
+      this.id,
+      this.remoteParentId,
+      this.#spanIds,
+      names,
+      times,
+      codes,
+      attributes,
+      errors,
+    )
   }
 
   finish(): void {
@@ -188,6 +230,118 @@ export class Trace {
 
   toJSON(): TraceData {
     return { traceId: this.id, spans: this.spans.map((span) => span.toJSON()) }
+  }
+}
+
+/**
+ * A finished trace kept compactly (see {@link Trace.compact}): its spans as data, on demand.
+ *
+ * @example
+ * ```ts
+ * import assert from 'node:assert/strict'
+ * import { CompactTrace, scope, type Trace } from 'weft'
+ * let trace: Trace | undefined
+ * await scope({ name: 'request', trace: (finished) => { trace = finished } }, async (s) => {
+ *   await s.spawn('work', async () => 42)
+ * })
+ * const kept = trace!.compact()
+ * assert.ok(kept instanceof CompactTrace)
+ * assert.equal(kept.size, 2)
+ * assert.deepEqual(kept.toJSON(), trace!.toJSON())
+ * ```
+ */
+export class CompactTrace {
+  /** The trace id, 32 hex digits. */
+  readonly id: string
+  readonly remoteParentId: string | undefined
+  readonly #spanIds: SpanIds
+  readonly #names: readonly string[]
+  /** Each span's start and end. */
+  readonly #times: readonly number[]
+  /** Each span's parent's serial (0 for the root), kind and status, in one number. */
+  readonly #codes: readonly number[]
+  /** Sparse: only spans with attributes, errors have an entry; undefined when none has. */
+  readonly #attributes: readonly (Record<string, AttributeValue> | undefined)[] | undefined
+  readonly #errors: readonly (string | undefined)[] | undefined
+
+  constructor(
+    id: string,
+    remoteParentId: string | undefined,
+    spanIds: SpanIds,
+    names: readonly string[],
+    times: readonly number[],
+    codes: readonly number[],
+    attributes: readonly (Record<string, AttributeValue> | undefined)[] | undefined,
+    errors: readonly (string | undefined)[] | undefined,
+  ) {
+    this.id = id
+    this.remoteParentId = remoteParentId
+    this.#spanIds = spanIds
+    this.#names = names
+    this.#times = times
+    this.#codes = codes
+    this.#attributes = attributes
+    this.#errors = errors
+  }
+
+  /** How many spans the trace has. */
+  get size(): number {
+    return this.#names.length
+  }
+
+  toJSON(): TraceData {
+    const spans: SpanData[] = []
+    for (let i = 0; i < this.#names.length; i++) {
+      const code = this.#codes[i] as number
+      const parent = Math.floor(code / (KINDS * STATUSES))
+      const data: SpanData = {
+        traceId: this.id,
+        spanId: this.#spanIds.of(i + 1),
+        parentId: parent === 0 ? this.remoteParentId : this.#spanIds.of(parent),
+        name: this.#names[i] as string,
+        kind: SPAN_KINDS[Math.floor(code / STATUSES) % KINDS] as SpanKind,
+        start: this.#times[2 * i] as number,
+        end: this.#times[2 * i + 1] as number,
+        status: SPAN_STATUSES[code % STATUSES] as SpanStatus,
+        attributes: { ...this.#attributes?.[i] },
+      }
+      const error = this.#errors?.[i]
+      if (error !== undefined) data.error = error
+      spans.push(data)
+    }
+    return { traceId: this.id, spans }
+  }
+}
+
+const SPAN_STATUSES: readonly SpanStatus[] = ['unset', 'ok', 'error', 'cancelled']
+const KINDS = SPAN_KINDS.length
+const STATUSES = SPAN_STATUSES.length
+const kindCodes = Object.fromEntries(SPAN_KINDS.map((kind, i) => [kind, i])) as Record<SpanKind, number>
+const statusCodes = Object.fromEntries(SPAN_STATUSES.map((status, i) => [status, i])) as Record<
+  SpanStatus,
+  number
+>
+/** A parent's serial times KINDS * STATUSES must stay a whole number that a double holds exactly. */
+const MAX_COMPACT = 2 ** 40
+
+/** The span ids of one trace: a random base, its upper 40 bits as a number, plus each span's serial. */
+class SpanIds {
+  readonly #high: number
+  /** The hex of the upper 40 bits, once needed. */
+  #prefix: string | undefined = undefined
+
+  constructor(high: number) {
+    this.#high = high
+  }
+
+  of(serial: number): string {
+    if (serial < COUNTER_RANGE) {
+      this.#prefix ??= hex(this.#high, 10)
+      return this.#prefix + hex(serial, 6)
+    }
+    // Past 2^24 spans the counter carries into the upper bits, wrapping at 64 bits as a sum would.
+    const high = (this.#high + Math.floor(serial / COUNTER_RANGE)) % 2 ** 40
+    return hex(high, 10) + hex(serial % COUNTER_RANGE, 6)
   }
 }
 

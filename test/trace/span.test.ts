@@ -1,0 +1,110 @@
+// Span ids and compact traces: what keeping many traces cheaply must not change.
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import { CompactTrace, scope, sleep, Trace } from 'weft'
+import { record } from './helpers.ts'
+
+describe('span ids', () => {
+  test('16 hex digits, unique within the trace, in the order the spans started, the same on every read', () => {
+    const trace = new Trace()
+    const root = trace.startRoot('root')
+    const children = Array.from({ length: 300 }, (_, i) => root.child(`c${i}`, 'task'))
+    const ids = [root, ...children].map((span) => span.spanId)
+    for (const id of ids) assert.match(id, /^[0-9a-f]{16}$/)
+    assert.equal(new Set(ids).size, ids.length)
+    assert.deepEqual([...ids].sort(), ids, 'fixed-width hex ids sort in creation order')
+    assert.deepEqual(
+      [root, ...children].map((span) => span.spanId),
+      ids,
+    )
+    assert.equal(trace.spanIdOf(1), root.spanId)
+  })
+
+  test('two traces draw different bases; a continued trace keeps the caller’s trace id', () => {
+    const a = new Trace().startRoot('a')
+    const b = new Trace().startRoot('b')
+    assert.notEqual(a.trace.id, b.trace.id)
+    assert.notEqual(a.spanId, b.spanId)
+    const continued = new Trace(undefined, '4bf92f3577b34da6a3ce929d0e0e4736', '00f067aa0ba902b7')
+    assert.equal(continued.id, '4bf92f3577b34da6a3ce929d0e0e4736')
+    assert.equal(continued.startRoot('server').toJSON().parentId, '00f067aa0ba902b7')
+  })
+
+  test('past 2^24 spans the counter carries into the base, still 16 digits and distinct', () => {
+    const trace = new Trace()
+    const last = trace.spanIdOf(2 ** 24 - 1)
+    const carried = trace.spanIdOf(2 ** 24)
+    assert.match(carried, /^[0-9a-f]{16}$/)
+    assert.equal(carried.slice(10), '000000')
+    assert.notEqual(carried, trace.spanIdOf(0))
+    assert.ok(carried > last || carried.startsWith('0000000000'), 'the sum wraps only at 64 bits')
+  })
+
+  test('attributes: none until written; toJSON copies them', () => {
+    const span = new Trace().startRoot('root')
+    assert.equal(span.attributesIfAny, undefined)
+    assert.deepEqual(span.toJSON().attributes, {})
+    span.attributes['db.hits'] = 1
+    span.setAttribute('db.misses', 0)
+    const json = span.toJSON()
+    assert.deepEqual(json.attributes, { 'db.hits': 1, 'db.misses': 0 })
+    json.attributes['db.hits'] = 2
+    assert.equal(span.attributes['db.hits'], 1)
+  })
+})
+
+describe('Trace.compact()', () => {
+  test('holds the same spans as the live trace: ids, parents, kinds, statuses, errors, attributes', async () => {
+    const trace = await record(async (s) => {
+      s.spawn('fails', async () => {
+        await sleep(2)
+        throw new Error('boom')
+      })
+      s.spawn('cancelled', () => sleep(10))
+      await s.spawn('nested', () =>
+        scope({ name: 'inner', kind: 'consumer' }, async (inner) => {
+          inner.span?.setAttribute('shards', [1, 2]).setAttribute('db.system', 'redis')
+          await inner.spawn('leaf', () => sleep(1))
+        }),
+      )
+    })
+    trace.spans[0]?.setAttribute('http.route', '/search')
+    const compact = trace.compact()
+    assert.ok(compact instanceof CompactTrace)
+    assert.equal(compact.id, trace.id)
+    assert.equal(compact.size, trace.spans.length)
+    assert.deepEqual(compact.toJSON(), trace.toJSON())
+    assert.deepEqual(JSON.parse(JSON.stringify(compact)), JSON.parse(JSON.stringify(trace)))
+    assert.deepEqual(
+      compact.toJSON().spans.map((span) => [span.name, span.kind, span.status]),
+      [
+        ['request', 'scope', 'error'],
+        ['fails', 'task', 'error'],
+        ['cancelled', 'task', 'cancelled'],
+        ['nested', 'task', 'ok'],
+        ['inner', 'consumer', 'ok'],
+        ['leaf', 'task', 'ok'],
+      ],
+    )
+  })
+
+  test('a continued trace keeps its remote parent', () => {
+    const trace = new Trace(undefined, '4bf92f3577b34da6a3ce929d0e0e4736', '00f067aa0ba902b7')
+    const root = trace.startRoot('GET /locate', 'server')
+    root.child('lookup', 'client').finish('ok')
+    root.finish('ok')
+    const compact = trace.compact() as CompactTrace
+    assert.equal(compact.remoteParentId, '00f067aa0ba902b7')
+    assert.deepEqual(compact.toJSON(), trace.toJSON())
+  })
+
+  test('a trace with a span still open stays live: its end is still to come', () => {
+    const trace = new Trace()
+    const root = trace.startRoot('request')
+    const open = root.child('never finished', 'client')
+    root.finish('ok')
+    assert.equal(trace.compact(), trace)
+    open.finish('ok')
+    assert.ok(trace.compact() instanceof CompactTrace)
+  })
+})

@@ -357,6 +357,7 @@ test('fuzzed HTTP requests: only 2xx, 4xx or intended 503s; the service keeps an
     await answer.body?.cancel()
   }
   const started = performance.now()
+  // A new seed each run, to explore; a failure prints it, and FUZZ_SEED=<seed> replays that run.
   const seed = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31)
   let run = 0
   await fc.assert(

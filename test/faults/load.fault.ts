@@ -57,6 +57,17 @@ async function heapAfterGc(): Promise<number> {
   return process.memoryUsage().heapUsed
 }
 
+/** The queue's tasks so far: all stored, done, and dead (failed their last attempt). */
+async function taskTotals(queue: TaskQueue): Promise<{ all: number; done: number; dead: number }> {
+  const totals = { all: 0, done: 0, dead: 0 }
+  for (const { queued, active, done, dead } of Object.values(await queue.stats())) {
+    totals.all += queued + active + done + dead
+    totals.done += done
+    totals.dead += dead
+  }
+  return totals
+}
+
 /** The handles and requests keeping the process alive, counted by type. */
 function handles(): Record<string, number> {
   const counts: Record<string, number> = {}
@@ -108,12 +119,21 @@ test(`load: ${connections} connections for ${seconds} s; no errors but intended 
   const warmUp = await load(running.url, warmUpSeconds)
   const handlesBefore = await atRest(queue, server)
   const heapBefore = await heapAfterGc()
+  const tasksBefore = await taskTotals(queue)
 
   const figures = await load(running.url, seconds)
   const restStart = performance.now()
   const handlesAfter = await atRest(queue, server)
   const restMs = since(restStart)
   const heapAfter = await heapAfterGc()
+  const tasksAfter = await taskTotals(queue)
+  // Done tasks are kept an hour (keepDone): every task of the run is still counted. At rest, none is
+  // queued or running, so a task not done is dead, and lost.
+  const tasks = {
+    accepted: tasksAfter.all - tasksBefore.all,
+    processed: tasksAfter.done - tasksBefore.done,
+    lost: tasksAfter.all - tasksBefore.all - (tasksAfter.done - tasksBefore.done),
+  }
 
   const statuses: Record<string, number> = {}
   for (const [status, { count }] of Object.entries(figures.statusCodeStats)) statuses[status] = count
@@ -123,6 +143,7 @@ test(`load: ${connections} connections for ${seconds} s; no errors but intended 
     requests: figures.requests,
     statuses,
     refused: figures.refused,
+    tasks,
     timeouts: figures.timeouts,
     connections,
     seconds,
@@ -148,6 +169,8 @@ test(`load: ${connections} connections for ${seconds} s; no errors but intended 
   assert.ok((figures.refused['503 RATE_LIMITED'] ?? 0) > 0, `the heavy client was never limited: ${summary}`)
   assert.ok((figures.refused['504 WEFT_DEADLINE_EXCEEDED'] ?? 0) <= figures.answered * 0.005, summary)
   assert.ok(Math.abs(heapChange) <= 0.1, summary)
+  assert.ok(tasks.accepted > 0, summary)
+  assert.equal(tasks.lost, 0, summary)
   for (const [type, n] of Object.entries(handlesAfter)) {
     assert.ok(n <= (handlesBefore[type] ?? 0) + handleSlack, `${type}: ${summary}`)
   }

@@ -12,6 +12,7 @@
  * without the short wait, was tried: clients that retry at once (load testers, impatient scripts)
  * then spin on 503s that take the CPU from the searches (1,400 refusals a second, 84 answers).
  */
+import { clock, onAbort } from 'weft'
 import { Overloaded } from './errors.ts'
 
 interface Waiter {
@@ -68,11 +69,12 @@ export class Admission {
         done()
         reject(error)
       }
-      const timer = setTimeout(() => leave(new Overloaded(this.limit, this.maxWait)), this.maxWait)
-      const onAbort = () => leave(signal.reason)
+      // weft's clock, so that tests on the virtual clock drive the wait too.
+      const timer = clock().setTimeout(() => leave(new Overloaded(this.limit, this.maxWait)), this.maxWait)
+      const stopWatching = onAbort(signal, () => leave(signal.reason))
       const done = () => {
-        clearTimeout(timer)
-        signal.removeEventListener('abort', onAbort)
+        clock().clearTimeout(timer)
+        stopWatching()
       }
       const waiter: Waiter = {
         admit: () => {
@@ -81,7 +83,6 @@ export class Admission {
           resolve()
         },
       }
-      signal.addEventListener('abort', onAbort, { once: true })
       this.#waiting.push(waiter)
     })
   }

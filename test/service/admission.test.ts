@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { embeddedDatabase } from 'weft/sql'
+import { withVirtualClock } from 'weft/testing'
 import { Admission } from '../../service/admission.ts'
 import { mapCalls } from '../../service/backend-calls.ts'
 import { Overloaded } from '../../service/errors.ts'
@@ -44,26 +45,32 @@ describe('Admission', () => {
     assert.deepEqual(admission.state, { running: 0, waiting: 0 })
   })
 
-  test('a wait past maxWait is refused with Overloaded, and never runs', async () => {
-    const admission = new Admission(1, 20)
-    const gate = deferred()
-    const first = admission.run(() => gate.promise, never)
-    let ran = false
-    await assert.rejects(
-      admission.run(async () => {
+  test('a wait past maxWait is refused with Overloaded, and never runs', () =>
+    withVirtualClock(async (clock) => {
+      const admission = new Admission(1, 20)
+      const gate = deferred()
+      const first = admission.run(() => gate.promise, never)
+      let ran = false
+      const second = admission.run(async () => {
         ran = true
-      }, never),
-      (error) =>
-        error instanceof Overloaded &&
-        error.status === 503 &&
-        error.code === 'OVERLOADED' &&
-        error.headers['retry-after'] === '1',
-    )
-    assert.equal(ran, false)
-    assert.deepEqual(admission.state, { running: 1, waiting: 0 })
-    gate.resolve()
-    await first
-  })
+      }, never)
+      const refused = assert.rejects(
+        second,
+        (error) =>
+          error instanceof Overloaded &&
+          error.status === 503 &&
+          error.code === 'OVERLOADED' &&
+          error.headers['retry-after'] === '1',
+      )
+      await clock.advance(19)
+      assert.deepEqual(admission.state, { running: 1, waiting: 1 })
+      await clock.advance(1)
+      await refused
+      assert.equal(ran, false)
+      assert.deepEqual(admission.state, { running: 1, waiting: 0 })
+      gate.resolve()
+      await first
+    }))
 
   test('an aborted wait rejects with its reason and leaves the queue; a failed run frees its slot', async () => {
     const admission = new Admission(1, 60_000)

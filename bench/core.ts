@@ -81,7 +81,9 @@ function ratioTo(results: Measured[], baseline: string): Record<string, number> 
 }
 
 async function fanOut(n: number) {
-  const results = await measure(variants(n), { unitsPerOp: n, rounds: n >= 1000 ? 7 : 9 })
+  // 15 short rounds rather than fewer long ones: on a shared machine, a burst of load from elsewhere
+  // spoils a round or two, and the median of 15 shrugs them off.
+  const results = await measure(variants(n), { unitsPerOp: n, rounds: 15 })
   const vsFloor = ratioTo(results, 'floor: Promise.all + ALS.run')
   console.log(`\nFan-out of ${n} trivial async tasks (ns per task, median of rounds)`)
   printTable(

@@ -13,6 +13,7 @@ import { progressBar } from './data/progress.ts'
 import { ServiceMetrics, serviceLogger } from './observability/index.ts'
 import { otlpFromEnv } from './observability/otlp.ts'
 import { createServer } from './server.ts'
+import { stopCleanlyOnSignal } from './shutdown.ts'
 import { startWorkers } from './worker.ts'
 
 const config = loadConfigOrExit()
@@ -30,23 +31,7 @@ const app = await createServer({
   metrics: new ServiceMetrics(runtime.resources),
   ...(otlp !== undefined && { onTrace: otlp.onTrace }),
 })
-// Before the URL is printed: whoever reads it may signal at once, and a signal with no listener yet
-// would kill the process on the spot, skipping the clean stop.
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    app
-      .close()
-      .then(() => runtime.close())
-      .then(() => otlp?.shutdown())
-      .then(
-        () => process.exit(0),
-        (error: unknown) => {
-          console.error(error)
-          process.exit(1)
-        },
-      )
-  })
-}
+stopCleanlyOnSignal([() => app.close(), () => runtime.close(), () => otlp?.shutdown()])
 const address = await app.listen({ host: config.host, port: config.port })
 if (config.sessionSecretGenerated) {
   console.error('SESSION_SECRET is not set: sessions are signed with a random key and end with this process')

@@ -9,6 +9,7 @@ import { databaseFromEnv } from 'weft/sql'
 import { loadConfigOrExit } from './config.ts'
 import { migrate } from './data/migrate.ts'
 import { otlpFromEnv } from './observability/otlp.ts'
+import { stopCleanlyOnSignal } from './shutdown.ts'
 import { startWorkers } from './worker.ts'
 
 const config = loadConfigOrExit()
@@ -25,20 +26,5 @@ const queue = queueFromEnv(config.env, db)
 const otlp = otlpFromEnv('weft-worker')
 if (otlp !== undefined) configureTracing({ enabled: true, onTrace: otlp.onTrace })
 startWorkers(queue, db, { concurrency: Math.max(1, config.workers) })
-// Before announcing itself: a signal arriving with no listener yet would kill the process outright.
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    queue
-      .close()
-      .then(() => db.close())
-      .then(() => otlp?.shutdown())
-      .then(
-        () => process.exit(0),
-        (error: unknown) => {
-          console.error(error)
-          process.exit(1)
-        },
-      )
-  })
-}
+stopCleanlyOnSignal([() => queue.close(), () => db.close(), () => otlp?.shutdown()])
 console.log(`weft worker running on ${queue.backend} ${queue.address}`)

@@ -5,6 +5,7 @@
 import { configureTracing } from 'weft'
 import { weftFastify } from 'weft/rpc'
 import { otlpFromEnv } from '../observability/otlp.ts'
+import { stopCleanlyOnSignal } from '../shutdown.ts'
 import { geocoderServer } from './server.ts'
 
 const host = process.env.GEOCODER_HOST ?? '127.0.0.1'
@@ -20,21 +21,6 @@ if (!/^\d{1,5}$/.test(portText) || port > 65535) {
 const otlp = otlpFromEnv('weft-geocoder')
 if (otlp !== undefined) configureTracing({ enabled: true, onTrace: otlp.onTrace })
 const app = await geocoderServer({ register: (app) => app.register(weftFastify) })
-// The handlers go in before the URL is printed: a supervisor that signals on reading the line must
-// find them there.
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    app
-      .close()
-      .then(() => otlp?.shutdown())
-      .then(
-        () => process.exit(0),
-        (error: unknown) => {
-          console.error(error)
-          process.exit(1)
-        },
-      )
-  })
-}
+stopCleanlyOnSignal([() => app.close(), () => otlp?.shutdown()])
 const url = await app.listen({ host, port })
 console.log(`geocoder listening on ${url}`)

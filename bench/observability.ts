@@ -21,7 +21,7 @@ import { readFileSync } from 'node:fs'
 import autocannon from 'autocannon'
 import type { FastifyInstance } from 'fastify'
 import { configureTracing, type TraceListener } from 'weft'
-import { printTable, startProcess, stopProcess, writeResults } from './harness.ts'
+import { median, printTable, startProcess, stopProcess, writeResults } from './harness.ts'
 import { observedServer, type Part, partsOf, searches } from './observability-app.ts'
 
 const ROUNDS = Number(process.env.ROUNDS ?? 10)
@@ -44,13 +44,6 @@ const inProcessVariants = chosen ?? [
 ]
 
 const round = (value: number, digits = 3): number => Number(value.toFixed(digits))
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  const middle = Math.floor(sorted.length / 2)
-  return sorted.length % 2
-    ? (sorted[middle] as number)
-    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2
-}
 /**
  * Median over rounds of `values[i] / base[i]`, with the extremes; and the ratio of the least values,
  * the estimate least disturbed by other work on the machine (which only ever adds CPU time).

@@ -30,7 +30,7 @@ import { type MemoryData, memoryBackends } from '../service/memory-backends.ts'
 import { type Exchange, type PipelineSettings, type SearchRequest, search } from '../service/pipeline.ts'
 import { criticalPathBound, pipelineGraph, type Scenario, sequentialSum } from '../service/pipeline-graph.ts'
 import { createTestDatabase } from '../src/testing/postgres.ts'
-import { printTable, startProcess, stopProcess, writeResults } from './harness.ts'
+import { percentile, printTable, startProcess, stopProcess, writeResults } from './harness.ts'
 
 const only = process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length)
 const REQUESTS = 200
@@ -48,10 +48,6 @@ const settings: PipelineSettings = {
 }
 const noExchange: Exchange = { setSessionCookie: () => {}, respond: () => {} }
 
-function percentile(values: readonly number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN
-}
 const round = (value: number, digits = 2): number => Number(value.toFixed(digits))
 
 let requests = 0

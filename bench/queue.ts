@@ -12,7 +12,7 @@ import { setTimeout as delay } from 'node:timers/promises'
 import { Redis as IORedis } from 'ioredis'
 import { postgresQueue, type QueueOptions, redisQueue, type TaskQueue } from 'weft/queue'
 import { type Database, embeddedDatabase, postgres } from 'weft/sql'
-import { printTable, writeResults } from './harness.ts'
+import { percentile, printTable, writeResults } from './harness.ts'
 
 const ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres'
 const REDIS_URL = 'redis://127.0.0.1:6379'
@@ -29,11 +29,6 @@ interface Backend {
 }
 
 const now = (): number => performance.now()
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN
-}
 
 function median(values: number[]): number {
   return percentile(values, 50)

@@ -3,7 +3,13 @@
  * `code` that clients branch on (never on the message). The server turns them into JSON:
  * `{ statusCode, code, error, message, ...details }`.
  */
+import { STATUS_CODES } from 'node:http'
 import type { LimiterName } from './config.ts'
+
+/** The JSON body of every error answer of the service: `{ statusCode, code, error, message }`. */
+export function errorBody(status: number, code: string, message: string) {
+  return { statusCode: status, code, error: STATUS_CODES[status] ?? 'Error', message }
+}
 
 /** Stable codes of the service's error answers. */
 export type ServiceErrorCode =

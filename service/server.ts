@@ -16,7 +16,6 @@
  * quarter of the budget, a 503 `OVERLOADED` (admission.ts); past the deadline, a 504.
  */
 import { randomUUID } from 'node:crypto'
-import { STATUS_CODES } from 'node:http'
 import type { Duplex } from 'node:stream'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
@@ -26,7 +25,7 @@ import { Admission } from './admission.ts'
 import type { Backends } from './backend-calls.ts'
 import type { Config } from './config.ts'
 import { InvalidIpAddress, parseIp } from './data/ip.ts'
-import { BadRequest, ServiceError } from './errors.ts'
+import { BadRequest, errorBody, ServiceError } from './errors.ts'
 import { acceptedLanguages } from './languages.ts'
 import { fastifyLogging, observe, ServiceMetrics } from './observability/index.ts'
 import { searchPage } from './page.ts'
@@ -227,10 +226,6 @@ function refuseConnect(socket: Duplex): void {
     'HTTP/1.1 405 Method Not Allowed\r\nallow: GET, HEAD\r\ncontent-type: application/json; charset=utf-8\r\n' +
       `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
   )
-}
-
-function errorBody(status: number, code: string, message: string) {
-  return { statusCode: status, code, error: STATUS_CODES[status] ?? 'Error', message }
 }
 
 // Tracing is a process-wide setting: every server of the process shares one listener, which hands

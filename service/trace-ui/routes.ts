@@ -11,8 +11,8 @@
  * trace a 404, in the service's error shape (`{ statusCode, code, error, message }`), or as a page
  * for a browser.
  */
-import { STATUS_CODES } from 'node:http'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { errorBody } from '../errors.ts'
 import { type TraceStore, traceOutcomes } from '../traces.ts'
 import { escapeHtml, htmlDocument, pageFrame } from './html.ts'
 import { traceListPage } from './list-page.ts'
@@ -157,8 +157,9 @@ function sendPage(
 function sendError(reply: FastifyReply, html: boolean, error: unknown): FastifyReply {
   if (!(error instanceof TraceRouteError)) throw error
   const { status, code, message } = error
-  const title = STATUS_CODES[status] ?? 'Error'
-  if (!html) return reply.code(status).send({ statusCode: status, code, error: title, message })
+  const body = errorBody(status, code, message)
+  if (!html) return reply.code(status).send(body)
+  const title = body.error
   return sendPage(reply, status, (frame) =>
     htmlDocument(frame, {
       title: `${title} · weft traces`,

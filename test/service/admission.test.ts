@@ -12,19 +12,15 @@ import { startService } from './support.ts'
 
 const never = new AbortController().signal
 
-/** A promise and what settles it. */
-function deferred<T = void>() {
-  let resolve!: (value: T) => void
-  const promise = new Promise<T>((settle) => {
-    resolve = settle
-  })
-  return { promise, resolve }
-}
-
 describe('Admission', () => {
   test('runs `limit` at once; the next ones run in order as slots free', async () => {
     const admission = new Admission(2, 60_000)
-    const gates = [deferred(), deferred(), deferred(), deferred()]
+    const gates = [
+      Promise.withResolvers<void>(),
+      Promise.withResolvers<void>(),
+      Promise.withResolvers<void>(),
+      Promise.withResolvers<void>(),
+    ]
     const started: number[] = []
     const runs = gates.map((gate, i) =>
       admission.run(async () => {
@@ -48,7 +44,7 @@ describe('Admission', () => {
   test('a wait past maxWait is refused with Overloaded, and never runs', () =>
     withVirtualClock(async (clock) => {
       const admission = new Admission(1, 20)
-      const gate = deferred()
+      const gate = Promise.withResolvers<void>()
       const first = admission.run(() => gate.promise, never)
       let ran = false
       const second = admission.run(async () => {
@@ -74,7 +70,7 @@ describe('Admission', () => {
 
   test('an aborted wait rejects with its reason and leaves the queue; a failed run frees its slot', async () => {
     const admission = new Admission(1, 60_000)
-    const gate = deferred()
+    const gate = Promise.withResolvers<void>()
     const first = admission.run(async () => {
       await gate.promise
       throw new Error('search failed')
@@ -101,8 +97,8 @@ describe('Admission', () => {
 test('over HTTP: with MAX_IN_FLIGHT=1, a second search waits a quarter of its budget, then gets a 503', async () => {
   await using db = embeddedDatabase()
   await loadTestData(db)
-  const entered = deferred()
-  const release = deferred()
+  const entered = Promise.withResolvers<void>()
+  const release = Promise.withResolvers<void>()
   let held = true
   await using service = await startService({
     db,

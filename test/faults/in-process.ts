@@ -39,6 +39,8 @@ export interface FaultService extends AsyncDisposable {
   readonly database: TestDatabase
   /** A client of the test database apart from the service's pool, for the scenario's own reads. */
   readonly admin: Database
+  /** Connections open to the geocoder this harness started (0 when `GEOCODER_URL` named another). */
+  geocoderConnections(): Promise<number>
   close(): Promise<void>
 }
 
@@ -83,7 +85,20 @@ export async function startFaultService(options: FaultServiceOptions = {}): Prom
     await close()
     throw error
   }
-  return { service, url: service.url, database, admin, close, [Symbol.asyncDispose]: close }
+  const geocoderConnections = () =>
+    new Promise<number>((resolve, reject) => {
+      if (geocoder === undefined) return resolve(0)
+      geocoder.server.getConnections((error, count) => (error ? reject(error) : resolve(count)))
+    })
+  return {
+    service,
+    url: service.url,
+    database,
+    admin,
+    geocoderConnections,
+    close,
+    [Symbol.asyncDispose]: close,
+  }
 }
 
 /** Deletes every key under `prefix` from the shared Redis. */

@@ -16,7 +16,7 @@
  * quarter of the budget, a 503 `OVERLOADED` (admission.ts); past the deadline, a 504.
  */
 import { randomUUID } from 'node:crypto'
-import type { Duplex } from 'node:stream'
+import type { Socket } from 'node:net'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
 import { configureTracing, currentSignal, isAbort, type Trace, type TraceListener } from 'weft'
@@ -89,7 +89,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   )
   // node's HTTP server closes the connection of a CONNECT request without a word when nobody listens
   // for them (fastify does not): this service is no proxy, and says so.
-  app.server.on('connect', (_request: unknown, socket: Duplex) => refuseConnect(socket))
+  app.server.on('connect', (_request: unknown, socket: Socket) => refuseConnect(socket))
 
   // A search waits for its turn at most a quarter of its budget (admission.ts).
   const admission = new Admission(config.maxInFlight, config.requestTimeout / 4)
@@ -219,13 +219,23 @@ function sendError(error: unknown, request: FastifyRequest, reply: FastifyReply)
   return reply.code(500).send(errorBody(500, 'INTERNAL_ERROR', 'the search failed; see the server log'))
 }
 
-function refuseConnect(socket: Duplex): void {
+/** How long a refused CONNECT's connection may stay silent before we close it (see refuseConnect). */
+const connectLingerMs = 5000
+
+function refuseConnect(socket: Socket): void {
   const body = JSON.stringify(errorBody(405, 'METHOD_NOT_ALLOWED', 'this service is not a proxy: no CONNECT'))
   socket.on('error', () => {}) // the client may be gone already; there is no one left to tell
   socket.end(
     'HTTP/1.1 405 Method Not Allowed\r\nallow: GET, HEAD\r\ncontent-type: application/json; charset=utf-8\r\n' +
       `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
   )
+  // A lingering close, as HTTP servers do: node's parser has let go of the socket, so nobody reads
+  // what the client still sends (a CONNECT may carry a body). Unread, the client's close would never be
+  // seen and the connection would hold server.close() forever (the fuzz suite found it); destroyed at
+  // once, unread bytes would reset the connection and could lose the answer on its way. So discard
+  // what comes until the client closes, or has been silent a while.
+  socket.resume()
+  socket.setTimeout(connectLingerMs, () => socket.destroy())
 }
 
 // Tracing is a process-wide setting: every server of the process shares one listener, which hands

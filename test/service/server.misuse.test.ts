@@ -1,7 +1,7 @@
 // Bad input to the search service: each a 400 with a JSON error and a stable code, never a 500.
 import assert from 'node:assert/strict'
 import { once } from 'node:events'
-import { connect } from 'node:net'
+import { connect, type Socket } from 'node:net'
 import { after, before, describe, test } from 'node:test'
 import { type Database, embeddedDatabase } from 'weft/sql'
 import { sessionCookies } from '../../service/session.ts'
@@ -172,5 +172,24 @@ describe('other headers and routes', () => {
     assert.match(head, /^HTTP\/1\.1 405 /)
     assert.match(head, /^allow: GET, HEAD$/im)
     assert.equal(JSON.parse(body).code, 'METHOD_NOT_ALLOWED')
+  })
+
+  test('a CONNECT with a body: the connection closes when the client does, not holding the server open', {
+    timeout: 10_000,
+  }, async () => {
+    // Found by fuzzing: nobody read the body, so the client's close went unseen and server.close() hung.
+    const refused = once(service.app.server, 'connect') as Promise<[unknown, Socket]>
+    const socket = connect(Number(new URL(service.url).port), '127.0.0.1')
+    socket.on('error', () => {}) // our writes may outlast the server's reading
+    socket.write(`CONNECT /search HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n${'x'.repeat(1 << 20)}`)
+    let answer = ''
+    socket.setEncoding('latin1').on('data', (text: string) => {
+      answer += text
+    })
+    const [, serverSide] = await refused
+    await once(socket, 'end')
+    assert.match(answer, /^HTTP\/1\.1 405 /)
+    socket.end()
+    if (!serverSide.destroyed) await once(serverSide, 'close')
   })
 })

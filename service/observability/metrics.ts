@@ -1,6 +1,7 @@
 /**
- * The service's Prometheus metrics (prom-client), on a registry of each server's own (tests run
- * several servers in one process).
+ * The service's Prometheus metrics, on a prom-client registry of each server's own (tests run several
+ * servers in one process); those counted on the request path are series.ts's, which cost a request
+ * far less than prom-client's own.
  *
  * Every figure counts every request, whatever fraction of them is traced: they come from where each
  * event happens once, never from traces (a sampled-out request has none). Request latency comes from
@@ -13,7 +14,7 @@
  */
 import { performance } from 'node:perf_hooks'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { Counter, Gauge, Registry } from 'prom-client'
 import { isAbort } from 'weft'
 import { loaderStats } from 'weft/batch'
 import type { Memcache } from 'weft/memcache'
@@ -21,6 +22,7 @@ import type { TaskQueue } from 'weft/queue'
 import type { Database } from 'weft/sql'
 import { type BackendName, type Backends, type Call, mapCalls } from '../backend-calls.ts'
 import { OverLimit } from '../errors.ts'
+import { type CounterChild, CounterSeries, HistogramSeries } from './series.ts'
 
 /** What the metrics read at scrape time; each is optional (a test server may have none). */
 export interface MetricsSources {
@@ -41,54 +43,58 @@ const cacheKinds = new Set(['session', 'network', 'aq'])
 /** The metrics of one server; see the module comment. */
 export class ServiceMetrics {
   readonly registry = new Registry()
-  readonly #requests: Histogram<'method' | 'route' | 'status_code'>
-  readonly #calls: Histogram<'backend' | 'call' | 'outcome'>
-  readonly #callErrors: Counter<'backend' | 'call' | 'error'>
-  readonly #cacheLookups: Counter<'cache' | 'result'>
-  readonly #loader: Counter<'count'>
-  readonly #rejections: Counter<'limiter'>
-  /** Label children by joined values: prom-client hashes a label object on every observation otherwise. */
-  readonly #children = new Map<string, { observe(value: number): void; inc(value?: number): void }>()
+  // The request path's metrics are series.ts's, whose label sets resolve once: see there why.
+  readonly #requests: HistogramSeries<'method' | 'route' | 'status_code'>
+  readonly #calls: HistogramSeries<'backend' | 'call' | 'outcome'>
+  readonly #callErrors: CounterSeries<'backend' | 'call' | 'error'>
+  readonly #cacheLookups: CounterSeries<'cache' | 'result'>
+  readonly #loads: CounterChild
+  readonly #batches: CounterChild
+  readonly #keys: CounterChild
+  readonly #rejections: CounterSeries<'limiter'>
 
   constructor(sources: MetricsSources = {}) {
-    const registers = [this.registry]
-    this.#requests = new Histogram({
+    const registry = this.registry
+    this.#requests = new HistogramSeries({
       name: 'http_request_duration_seconds',
       help: 'HTTP requests by method, route pattern and status, from arrival to the last byte sent',
       labelNames: ['method', 'route', 'status_code'],
       buckets: latencyBuckets,
-      registers,
+      registry,
     })
-    this.#calls = new Histogram({
+    this.#calls = new HistogramSeries({
       name: 'weft_backend_call_duration_seconds',
       help: "The pipeline's backend calls by backend, call and outcome (ok, error, cancelled)",
       labelNames: ['backend', 'call', 'outcome'],
       buckets: latencyBuckets,
-      registers,
+      registry,
     })
-    this.#callErrors = new Counter({
+    this.#callErrors = new CounterSeries({
       name: 'weft_backend_call_errors_total',
       help: 'Backend calls that failed, by backend, call and error (BackendTimeout, BackendRefused, ...)',
       labelNames: ['backend', 'call', 'error'],
-      registers,
+      registry,
     })
-    this.#cacheLookups = new Counter({
+    this.#cacheLookups = new CounterSeries({
       name: 'weft_cache_lookups_total',
       help: "The pipeline's memcache reads by what they cache (session, network, aq: attribute queries) and result (hit, miss)",
       labelNames: ['cache', 'result'],
-      registers,
+      registry,
     })
-    this.#loader = new Counter({
+    const loader = new CounterSeries({
       name: 'weft_loader_total',
       help: "The loaders' work (count: loads asked for, batches sent, keys in them): keys / batches is the mean batch size",
       labelNames: ['count'],
-      registers,
+      registry,
     })
-    this.#rejections = new Counter({
+    this.#loads = loader.labels('loads')
+    this.#batches = loader.labels('batches')
+    this.#keys = loader.labels('keys')
+    this.#rejections = new CounterSeries({
       name: 'weft_rate_limit_rejections_total',
       help: 'Searches refused with 503 by a rate limiter, by limiter',
       labelNames: ['limiter'],
-      registers,
+      registry,
     })
     if (sources.memcache !== undefined) this.#memcacheCounters(sources.memcache)
     if (sources.db !== undefined) this.#databaseCounters(sources.db)
@@ -100,14 +106,23 @@ export class ServiceMetrics {
     return mapCalls(backends, (backend, name, call) => {
       const timed = this.#timed(backend, name, call)
       if (backend !== 'memcache' || name !== 'get') return timed
+      const lookups = new Map<string, { hit: CounterChild; miss: CounterChild }>()
+      const lookupsOf = (kind: string) => {
+        let children = lookups.get(kind)
+        if (children === undefined) {
+          children = {
+            hit: this.#cacheLookups.labels(kind, 'hit'),
+            miss: this.#cacheLookups.labels(kind, 'miss'),
+          }
+          lookups.set(kind, children)
+        }
+        return children
+      }
       return (async (key: string) => {
         const value = await (timed as (key: string) => Promise<unknown>)(key)
         const kind = key.slice(0, key.indexOf(':'))
-        this.#child(
-          this.#cacheLookups,
-          cacheKinds.has(kind) ? kind : 'other',
-          value === undefined ? 'miss' : 'hit',
-        ).inc()
+        const children = lookupsOf(cacheKinds.has(kind) ? kind : 'other')
+        ;(value === undefined ? children.miss : children.hit).inc()
         return value
       }) as Call
     })
@@ -117,23 +132,21 @@ export class ServiceMetrics {
   observeRequest(request: FastifyRequest, reply: FastifyReply): void {
     // `routeOptions.url` is the pattern matched; a request no route matched gets one label value.
     const route = request.routeOptions.url ?? 'unmatched'
-    this.#child(this.#requests, request.method, route, String(reply.statusCode)).observe(
-      reply.elapsedTime / 1000,
-    )
+    this.#requests.labels(request.method, route, String(reply.statusCode)).observe(reply.elapsedTime / 1000)
     const scope = request.scope
     if (scope !== null && scope !== undefined) {
       const stats = loaderStats(scope)
       if (stats.loads > 0) {
-        this.#child(this.#loader, 'loads').inc(stats.loads)
-        this.#child(this.#loader, 'batches').inc(stats.batches)
-        this.#child(this.#loader, 'keys').inc(stats.keys)
+        this.#loads.inc(stats.loads)
+        this.#batches.inc(stats.batches)
+        this.#keys.inc(stats.keys)
       }
     }
   }
 
   /** Counts a request's failure (fastify's `onError`): a rate limiter's refusal. */
   observeError(error: unknown): void {
-    if (error instanceof OverLimit) this.#child(this.#rejections, error.limiter).inc()
+    if (error instanceof OverLimit) this.#rejections.labels(error.limiter).inc()
   }
 
   /** The exposition text, and its content type. */
@@ -142,39 +155,28 @@ export class ServiceMetrics {
   }
 
   #timed(backend: BackendName, name: string, call: Call): Call {
+    // Resolved once per call site; the outcomes other than ok, the first time they happen.
+    const ok = this.#calls.labels(backend, name, 'ok')
     return ((...args: never[]) => {
       const start = performance.now()
       return call(...args).then(
         (value) => {
-          this.#child(this.#calls, backend, name, 'ok').observe((performance.now() - start) / 1000)
+          ok.observe((performance.now() - start) / 1000)
           return value
         },
         (error: unknown) => {
           const cancelled = isAbort(error)
-          this.#child(this.#calls, backend, name, cancelled ? 'cancelled' : 'error').observe(
-            (performance.now() - start) / 1000,
-          )
+          this.#calls
+            .labels(backend, name, cancelled ? 'cancelled' : 'error')
+            .observe((performance.now() - start) / 1000)
           if (!cancelled) {
             const type = error instanceof Error ? error.name : 'unknown'
-            this.#child(this.#callErrors, backend, name, type).inc()
+            this.#callErrors.labels(backend, name, type).inc()
           }
           throw error
         },
       )
     }) as Call
-  }
-
-  #child(
-    metric: Histogram<string> | Counter<string>,
-    ...values: string[]
-  ): { observe(value: number): void; inc(value?: number): void } {
-    const key = `${(metric as unknown as { name: string }).name}\u0000${values.join('\u0000')}`
-    let child = this.#children.get(key)
-    if (child === undefined) {
-      child = (metric as Histogram<string>).labels(...values) as never
-      this.#children.set(key, child as never)
-    }
-    return child as { observe(value: number): void; inc(value?: number): void }
   }
 
   #memcacheCounters(memcache: Pick<Memcache, 'stats'>): void {

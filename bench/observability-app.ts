@@ -1,7 +1,7 @@
 // The search service as bench/observability.ts measures it, on the in-memory backends
 // (service/memory-backends.ts: weft's in-process memcache shards and Redis, the corpus in memory, the
 // test data), so that a request costs only the service's own CPU and the overhead of observing it
-// shows whole. `parts` says what is observed:
+// shows whole; or on real servers, as in production. `parts` says what is observed:
 //   trace    weft tracing of every request into the trace store (as `npm start` does);
 //   metrics  /metrics (observability/metrics.ts);
 //   logs     one pino line per request at info, written to /dev/null (the cost of the line, not a disk);
@@ -10,9 +10,11 @@
 import type { FastifyInstance } from 'fastify'
 import { pino } from 'pino'
 import type { TraceListener } from 'weft'
-import { loadConfig } from '../service/config.ts'
+import type { Backends } from '../service/backend-calls.ts'
+import { openBackends } from '../service/backends.ts'
+import { type Config, loadConfig } from '../service/config.ts'
 import { memoryBackends } from '../service/memory-backends.ts'
-import { ServiceMetrics, serviceLogger } from '../service/observability/index.ts'
+import { type MetricsSources, ServiceMetrics, serviceLogger } from '../service/observability/index.ts'
 import { type OtlpExport, otlpFromEnv } from '../service/observability/otlp.ts'
 import { createServer } from '../service/server.ts'
 import { traceStoreFor } from '../service/traces.ts'
@@ -37,39 +39,69 @@ export function partsOf(text: string): Set<Part> {
  */
 export async function observedServer(
   parts: Set<Part>,
+  on: 'memory' | 'servers' = 'memory',
 ): Promise<{ app: FastifyInstance; otlp?: OtlpExport; onTrace: TraceListener }> {
-  const config = loadConfig({
+  const benchEnv = {
     PORT: '0',
     TRUST_PROXY: '1',
     SESSION_SECRET: 'bench bench bench bench bench bench',
     RATE_LIMITS: 'ip=1000000000,network=1000000000,asn=1000000000,global=1000000000',
-  })
-  const memory = memoryBackends(await memoryData())
-  // The in-memory queue keeps every task (and checks each enqueue against them for duplicates): emptied
-  // as it goes, so that a request costs the same in the last round as in the first.
-  setInterval(() => {
-    memory.tasks.splice(0)
-    memory.rankingLog.splice(0)
-    memory.sessions.clear()
-  }, 250).unref()
+  }
+  const { config, backends, sources, close } =
+    on === 'memory'
+      ? await onMemory(loadConfig(benchEnv))
+      : await onServers(loadConfig({ ...process.env, ...benchEnv }))
   const otlp = parts.has('otlp') || parts.has('otlp10') ? sampledOtlp(parts.has('otlp10')) : undefined
   const traces = traceStoreFor(config)
   const app = await createServer({
-    backends: memory.backends,
+    backends,
     config,
     traces,
-    metrics: parts.has('metrics') ? new ServiceMetrics() : false,
+    metrics: parts.has('metrics') ? new ServiceMetrics(sources) : false,
     logger: parts.has('logs')
       ? serviceLogger({ level: 'info', destination: pino.destination({ dest: '/dev/null', sync: false }) })
       : false,
     ...(otlp !== undefined && { onTrace: otlp.onTrace }),
   })
-  app.addHook('onClose', async () => otlp?.shutdown())
+  app.addHook('onClose', async () => {
+    await otlp?.shutdown()
+    await close()
+  })
   const onTrace: TraceListener = (trace) => {
     traces.add(trace)
     otlp?.onTrace(trace)
   }
   return otlp === undefined ? { app, onTrace } : { app, otlp, onTrace }
+}
+
+interface Serving {
+  config: Config
+  backends: Backends
+  sources: MetricsSources
+  close: () => Promise<void>
+}
+
+/** The in-memory backends. */
+async function onMemory(config: Config): Promise<Serving> {
+  const memory = memoryBackends(await memoryData())
+  // The in-memory queue keeps every task (and checks each enqueue against them for duplicates): emptied
+  // as it goes, so that a request costs the same in the last round as in the first.
+  const emptying = setInterval(() => {
+    memory.tasks.splice(0)
+    memory.rankingLog.splice(0)
+    memory.sessions.clear()
+  }, 250)
+  return { config, backends: memory.backends, sources: {}, close: async () => clearInterval(emptying) }
+}
+
+/**
+ * The servers named in the environment, as `npm start` opens them (DATABASE_URL, loaded already,
+ * MEMCACHE_SERVERS, REDIS_URL, QUEUE_PREFIX), and the geocoder in process. No worker: the tasks wait
+ * in the queue, so that each server's CPU is its requests' alone.
+ */
+async function onServers(config: Config): Promise<Serving> {
+  const runtime = await openBackends(config)
+  return { config, backends: runtime.backends, sources: runtime.resources, close: () => runtime.close() }
 }
 
 /** The searches of a returning visitor (a session, warm caches): 10 queries from 3 addresses. */

@@ -1,19 +1,23 @@
 // npm run bench:observability — what tracing, metrics and logs cost the search service.
 //
 // The service on the in-memory backends (observability-app.ts: only the service's own CPU, where the
-// overhead shows whole), returning visitors repeating searches, in variants: `off` (nothing observed),
+// overhead shows whole) and on real servers (2. below), returning visitors repeating searches, in variants: `off` (nothing observed),
 // each part alone, `on` (weft tracing of every request into the trace store, /metrics, a log line per
 // request: what `npm start` does), `on,otlp` (on, plus every trace exported over OTLP/HTTP to a
-// receiver process that reads and drops them) and `on,otlp10` (a tenth of the traces exported). Variants run interleaved, round after round, the order
-// rotating, so that noise on the machine (2 cores shared with other work) falls on every variant alike;
-// each figure vs off is the median over rounds of its ratio to `off` in the same round.
+// receiver process that reads and drops them) and `on,otlp10` (a tenth of the traces exported).
+// Variants run interleaved, round after round, the order rotating, so that noise on the machine (2
+// cores shared with other work) falls on every variant alike; each figure vs off is the median over
+// rounds of its ratio to `off` in the same round.
 //
 // 1. HTTP: each variant a server process of its own (observability-server.ts), driven by autocannon:
 //    per round, the server's CPU time per request (from /proc) under the same fixed load for every
 //    variant (RATE requests/s: a server that keeps up does the same work per request whatever else
 //    runs on the machine, where a saturated one batches more per turn as it falls behind), then its
 //    throughput unbounded (the figure that moves most with the machine's other work).
-// 2. In process: the same servers in this process, driven by fastify's inject (no sockets, no
+// 2. HTTP over real servers, as in production (PostgreSQL with the complete data sets, three memcached
+//    servers, Redis, the geocoder in process): as 1., `off`, `metrics,logs` and `on`, at SERVER_RATE
+//    requests/s. A request then also costs its backends' protocols, as it does for a user.
+// 3. In process: the same servers in this process, driven by fastify's inject (no sockets, no
 //    autocannon), CPU time per request from process.cpuUsage(); tracing switched per variant.
 //
 // Figures go to bench/results/observability.json.
@@ -21,6 +25,10 @@ import { readFileSync } from 'node:fs'
 import autocannon from 'autocannon'
 import type { FastifyInstance } from 'fastify'
 import { configureTracing, type TraceListener } from 'weft'
+import { postgres } from 'weft/sql'
+import { createTestDatabase, startMemcached, startRedisServer } from 'weft/testing'
+import { loadDatasets } from '../service/data/load.ts'
+import { migrate } from '../service/data/migrate.ts'
 import { median, printTable, startProcess, stopProcess, writeResults } from './harness.ts'
 import { observedServer, type Part, partsOf, searches } from './observability-app.ts'
 
@@ -32,6 +40,8 @@ const RATE = Number(process.env.RATE ?? 150)
 // IN_PROCESS=0, and writes no results file: for trying a change.
 const chosen = process.env.VARIANTS?.split(';')
 const httpVariants = chosen ?? ['off', 'metrics,logs', 'on', 'on,otlp10', 'on,otlp']
+const serverVariants = chosen ?? ['off', 'metrics,logs', 'on']
+const SERVER_RATE = Number(process.env.SERVER_RATE ?? 60)
 const inProcessVariants = chosen ?? [
   'off',
   'trace',
@@ -92,8 +102,8 @@ interface Served {
   requests: autocannon.Request[]
 }
 
-async function serve(name: string): Promise<Served> {
-  const { child, line } = await startProcess(['bench/observability-server.ts'], { OBSERVE: name })
+async function serve(name: string, env: Record<string, string>): Promise<Served> {
+  const { child, line } = await startProcess(['bench/observability-server.ts'], { OBSERVE: name, ...env })
   const url = line.trim()
   const requests = await returningVisitor(async (path) => {
     const response = await fetch(`${url}${path}`, { headers: { 'x-forwarded-for': '94.132.0.1' } })
@@ -126,33 +136,34 @@ async function drive(server: Served, rate?: number) {
   }
 }
 
-async function httpPart() {
+/** `variants` as server processes (over the backends `env` names), measured round after round. */
+async function httpPart(variants: string[], env: Record<string, string>, rate: number) {
   const servers: Served[] = []
-  for (const name of httpVariants) servers.push(await serve(name))
+  for (const name of variants) servers.push(await serve(name, env))
   try {
     for (const server of servers) await drive(server) // warm up: JIT, caches
-    const cpu = new Map<string, number[]>(httpVariants.map((name) => [name, []]))
-    const throughput = new Map<string, number[]>(httpVariants.map((name) => [name, []]))
-    const latency = new Map<string, { p50: number; p99: number }[]>(httpVariants.map((name) => [name, []]))
+    const cpu = new Map<string, number[]>(variants.map((name) => [name, []]))
+    const throughput = new Map<string, number[]>(variants.map((name) => [name, []]))
+    const latency = new Map<string, { p50: number; p99: number }[]>(variants.map((name) => [name, []]))
     let errors = 0
     for (let r = 0; r < ROUNDS; r++) {
       // Rotate the order, so that no variant always runs first (or right after another's garbage).
       for (let i = 0; i < servers.length; i++) {
         const server = servers[(i + r) % servers.length] as Served
-        const paced = await drive(server, RATE)
+        const paced = await drive(server, rate)
         const unbounded = await drive(server)
         cpu.get(server.name)?.push(paced.cpuMsPerRequest)
         latency.get(server.name)?.push(paced)
         throughput.get(server.name)?.push(unbounded.requestsPerSecond)
         errors += paced.errors + unbounded.errors
       }
-      const line = httpVariants.map(
+      const line = variants.map(
         (name) =>
           `${name} ${(cpu.get(name)?.[r] ?? 0).toFixed(2)} ms, ${Math.round(throughput.get(name)?.[r] ?? 0)}/s`,
       )
       console.log(`round ${r + 1}/${ROUNDS}: ${line.join('; ')}`)
     }
-    const rows = httpVariants.map((name) => {
+    const rows = variants.map((name) => {
       const cpuVsOff = ratios(cpu.get(name) as number[], cpu.get('off') as number[])
       const throughputVsOff = ratios(throughput.get(name) as number[], throughput.get('off') as number[])
       return {
@@ -177,7 +188,43 @@ async function httpPart() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 2. In process
+// 2. HTTP over real servers
+
+/**
+ * The HTTP part over real servers, as the service runs in production: PostgreSQL with the complete
+ * data sets, three memcached servers and a Redis server of the bench's own, the geocoder in process.
+ * A request then costs what its backends' protocols cost too, as it does for a user.
+ */
+async function onServersPart() {
+  const [database, memcached, redis] = await Promise.all([
+    createTestDatabase(),
+    startMemcached({ servers: 3, memory: 64 }),
+    startRedisServer(),
+  ])
+  try {
+    console.log('loading the complete data sets into PostgreSQL...')
+    const db = postgres(database.url)
+    try {
+      await migrate(db)
+      await loadDatasets(db)
+    } finally {
+      await db.close()
+    }
+    const env = {
+      BACKENDS: 'servers',
+      DATABASE_URL: database.url,
+      MEMCACHE_SERVERS: memcached.addresses.join(','),
+      REDIS_URL: redis.url,
+      GEOCODER_URL: '',
+    }
+    return await httpPart(serverVariants, env, SERVER_RATE)
+  } finally {
+    await Promise.all([database.drop(), memcached.stop(), redis.stop()])
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. In process
 
 async function inProcessPart() {
   const apps: {
@@ -248,11 +295,18 @@ try {
   console.log(
     `1. HTTP: autocannon, ${CONNECTIONS} connections; per variant and round ${SECONDS} s at ${RATE} requests/s, then ${SECONDS} s unbounded; ${ROUNDS} rounds`,
   )
-  const http = await httpPart()
+  const http = await httpPart(httpVariants, {}, RATE)
+  let onServers: Awaited<ReturnType<typeof httpPart>> | undefined
+  if (process.env.ON_SERVERS !== '0') {
+    console.log(
+      `\n2. HTTP over PostgreSQL, memcached and Redis: as 1., at ${SERVER_RATE} requests/s, variants ${serverVariants.join('; ')}`,
+    )
+    onServers = await onServersPart()
+  }
   if (process.env.IN_PROCESS !== '0') {
-    console.log(`\n2. In process (fastify inject, 10 at a time), ${ROUNDS * 2} rounds`)
+    console.log(`\n3. In process (fastify inject, 10 at a time), ${ROUNDS * 2} rounds`)
     const inProcess = await inProcessPart()
-    if (chosen === undefined) save(http, inProcess)
+    if (chosen === undefined && onServers !== undefined) save(http, onServers, inProcess)
   }
 } finally {
   await stopProcess(sink.child)
@@ -260,12 +314,18 @@ try {
 
 function save(
   http: Awaited<ReturnType<typeof httpPart>>,
+  onServers: Awaited<ReturnType<typeof httpPart>>,
   inProcess: Awaited<ReturnType<typeof inProcessPart>>,
 ) {
   const file = writeResults('observability', {
     method: `GET /search on the in-memory backends, returning visitors; variants interleaved, order rotating, ${ROUNDS} rounds; "vs off" = median over rounds of the ratio to off in the same round. HTTP: autocannon, ${CONNECTIONS} connections, per round ${SECONDS} s at ${RATE} requests/s (server CPU per request from /proc) then ${SECONDS} s unbounded (throughput). In process: fastify inject, CPU per request from process.cpuUsage(), ${ROUNDS * 2} rounds of 150 requests. leastCpuVsOff: the least CPU per request over the rounds, over off's least (other work on the machine only ever adds)`,
     http: http.rows,
     httpErrors: http.errors,
+    httpOnServers: {
+      method: `as http, over PostgreSQL (complete data sets), 3 memcached servers and Redis, at ${SERVER_RATE} requests/s`,
+      rows: onServers.rows,
+    },
+    httpOnServersErrors: onServers.errors,
     inProcess,
   })
   console.log(`\nwritten to ${file}`)

@@ -67,6 +67,12 @@ export interface Config {
    * cancellations and slow requests are kept whatever it says. Default 1.
    */
   readonly traceSampleRate: number
+  /**
+   * `TRACE_KEEP_PER_SECOND`: ordinary requests whose trace is kept at most this many a second (a
+   * burst of that many, then that many a second), so that tracing stays cheap under load; `0` keeps
+   * none. Default 10.
+   */
+  readonly traceKeepPerSecond: number
   /** `TRACE_SLOW_MS`: a request taking this long or longer is slow, and its trace always kept. Default 500. */
   readonly traceSlowMs: number
   /** The environment itself, for the adapters' own variables (`QUEUE_BACKEND`, `QUEUE_PREFIX`). */
@@ -128,6 +134,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     maxInFlight: wholeNumber('MAX_IN_FLIGHT', read('MAX_IN_FLIGHT'), 32, 1, 100_000),
     traceCapacity: wholeNumber('TRACE_CAPACITY', read('TRACE_CAPACITY'), 200, 1, 100_000),
     traceSampleRate: fraction('TRACE_SAMPLE_RATE', read('TRACE_SAMPLE_RATE'), 1),
+    traceKeepPerSecond: wholeNumber('TRACE_KEEP_PER_SECOND', read('TRACE_KEEP_PER_SECOND'), 10, 0, 1_000_000),
     traceSlowMs: wholeNumber('TRACE_SLOW_MS', read('TRACE_SLOW_MS'), 500, 0, 600_000),
     env,
   }

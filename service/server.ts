@@ -52,6 +52,7 @@ export type ServerConfig = Pick<
   | 'maxInFlight'
   | 'traceCapacity'
   | 'traceSampleRate'
+  | 'traceKeepPerSecond'
   | 'traceSlowMs'
 >
 

@@ -119,6 +119,49 @@ test('a request dropped by sampling wakes its waiters, and its late parts are dr
   assert.equal(await store.get(request.id), undefined)
 })
 
+test('keeps at most perSecond ordinary requests a second, on weft’s clock: a burst of that many, then that many a second', async () => {
+  const ordinary: Trace[] = []
+  for (let i = 0; i < 12; i++) ordinary.push(await traced('GET /search', { ms: i }))
+  const failed = await traced('GET /search', { outcome: 'error' })
+  const slow = await traced('GET /search', { ms: 600 })
+  const store = new TraceStore({ perSecond: 4 })
+  const kept = (traces: Trace[]) => traces.filter((trace) => store.list().some((t) => t.traceId === trace.id))
+  await withVirtualClock(async (clock) => {
+    for (const trace of ordinary.slice(0, 6)) store.add(trace)
+    assert.deepEqual(kept(ordinary), ordinary.slice(0, 4), 'a burst of 4, the rest dropped')
+    store.add(failed)
+    store.add(slow)
+    assert.deepEqual(
+      kept([failed, slow]),
+      [failed, slow],
+      'errors and slow requests are not counted against it',
+    )
+    await clock.advance(500) // half a second: room for 2 more
+    for (const trace of ordinary.slice(6, 9)) store.add(trace)
+    assert.deepEqual(kept(ordinary.slice(6, 9)), ordinary.slice(6, 8))
+    await clock.advance(60_000) // a long quiet spell refills it to the burst, no more
+    for (const trace of ordinary.slice(9)) store.add(trace)
+    assert.deepEqual(kept(ordinary.slice(9)), ordinary.slice(9))
+  })
+  assert.equal(store.settings.perSecond, 4)
+})
+
+test('perSecond 0 keeps no ordinary request; Infinity keeps every one', async () => {
+  const none = new TraceStore({ perSecond: 0 })
+  const all = new TraceStore({ perSecond: Number.POSITIVE_INFINITY })
+  for (let i = 0; i < 30; i++) {
+    const trace = await traced('GET /search', { ms: i })
+    none.add(trace)
+    all.add(trace)
+  }
+  none.add(await traced('GET /search', { outcome: 'error' }))
+  assert.deepEqual(
+    none.list().map((summary) => summary.kept),
+    ['error'],
+  )
+  assert.equal(all.list().length, 30)
+})
+
 test('lists by outcome, at most a limit, with what the list page shows', async () => {
   const store = new TraceStore()
   const ok = await traced('GET /search', { ms: 30 })
@@ -169,6 +212,11 @@ test('refuses options it cannot use', () => {
   assert.throws(() => new TraceStore({ sampleRate: 2 }), /options\.sampleRate must be a number from 0 to 1/)
   assert.throws(() => new TraceStore({ sampleRate: Number.NaN }), /options\.sampleRate/)
   assert.throws(() => new TraceStore({ slowMs: -1 }), /options\.slowMs/)
+  assert.throws(
+    () => new TraceStore({ perSecond: -1 }),
+    /options\.perSecond must be a number, 0 or more \(Infinity for no bound\)/,
+  )
+  assert.throws(() => new TraceStore({ perSecond: Number.NaN }), /options\.perSecond/)
   assert.throws(() => new TraceStore({ random: 0.5 as never }), /options\.random must be a function/)
 })
 

@@ -112,6 +112,8 @@ export class TraceStore {
   /** The ordinary requests that may still be kept now (see `perSecond`), and when that was counted. */
   #allowance: number
   #countedAt: number | undefined = undefined
+  /** The most the allowance holds: `perSecond`, but at least one while it is not 0. */
+  readonly #burst: number
 
   constructor(options: TraceStoreOptions = {}) {
     checkOptions(options)
@@ -126,7 +128,8 @@ export class TraceStore {
     this.#capacity = capacity
     this.#sampleRate = sampleRate
     this.#perSecond = perSecond
-    this.#allowance = perSecond
+    this.#burst = perSecond === 0 ? 0 : Math.max(1, perSecond)
+    this.#allowance = this.#burst
     this.#slowMs = slowMs
     this.#random = random
     this.#ignore = ignore
@@ -251,7 +254,7 @@ export class TraceStore {
     if (perSecond === Number.POSITIVE_INFINITY) return true
     const now = clock().now()
     const since = this.#countedAt === undefined ? 0 : Math.max(0, now - this.#countedAt)
-    this.#allowance = Math.min(perSecond, this.#allowance + (since * perSecond) / 1000)
+    this.#allowance = Math.min(this.#burst, this.#allowance + (since * perSecond) / 1000)
     this.#countedAt = now
     if (this.#allowance < 1) return false
     this.#allowance -= 1

@@ -134,9 +134,14 @@ function listLimit(value: unknown): number {
 }
 
 function keeping(traces: TraceStore): string {
-  const { capacity, sampleRate, slowMs } = traces.settings
+  const { capacity, sampleRate, perSecond, slowMs } = traces.settings
+  const share = sampleRate === 1 ? 'every request' : `${+(sampleRate * 100).toFixed(2)}% of ordinary requests`
   const sampled =
-    sampleRate === 1 ? 'every request' : `${+(sampleRate * 100).toFixed(2)}% of ordinary requests`
+    sampleRate === 0 || perSecond === 0
+      ? 'no ordinary request'
+      : perSecond === Number.POSITIVE_INFINITY
+        ? share
+        : `${share}, at most ${perSecond} a second`
   return `Keeps the last ${capacity} traces: ${sampled}, and always the failed, the cancelled and those of ${slowMs} ms or more.`
 }
 

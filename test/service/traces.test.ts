@@ -146,6 +146,20 @@ test('keeps at most perSecond ordinary requests a second, on weft’s clock: a b
   assert.equal(store.settings.perSecond, 4)
 })
 
+test('a perSecond below 1 keeps one now and then: one every 1 / perSecond seconds', async () => {
+  const store = new TraceStore({ perSecond: 0.5 })
+  const traces: Trace[] = []
+  for (let i = 0; i < 3; i++) traces.push(await traced('GET /search', { ms: i }))
+  const [first, second, third] = traces as [Trace, Trace, Trace]
+  await withVirtualClock(async (clock) => {
+    store.add(first)
+    store.add(second)
+    await clock.advance(2000)
+    store.add(third)
+  })
+  assert.deepEqual(new Set(store.list().map((summary) => summary.traceId)), new Set([first.id, third.id]))
+})
+
 test('perSecond 0 keeps no ordinary request; Infinity keeps every one', async () => {
   const none = new TraceStore({ perSecond: 0 })
   const all = new TraceStore({ perSecond: Number.POSITIVE_INFINITY })

@@ -161,3 +161,22 @@ test('TRACE_SAMPLE_RATE=0 keeps only the failed and the slow; TRACE_SLOW_MS=0 ma
     [[kept.body.traceId, 'slow']],
   )
 })
+
+test('TRACE_KEEP_PER_SECOND bounds the ordinary requests kept, and the list page says what is kept', async () => {
+  await using bounded = await startService({ db, worker: false, env: { TRACE_KEEP_PER_SECOND: '2' } })
+  const started = performance.now()
+  const answers = await Promise.all(
+    Array.from({ length: 8 }, () => bounded.search(lisbonVisitor, { q: 'lisb' })),
+  )
+  const found = await Promise.all(answers.map((a) => bounded.get(`/_weft/traces/${a.body.traceId}`)))
+  const seconds = (performance.now() - started) / 1000 // by then, every trace was kept or dropped
+  const kept = found.filter((response) => response.status === 200).length
+  // A burst of 2, then 2 a second (traces.test.ts checks the exact count on the virtual clock).
+  assert.ok(kept >= 2 && kept <= 2 + Math.floor(seconds * 2), `${kept} of 8 kept in ${seconds} s`)
+  assert.ok(found.every((response) => response.status === 200 || response.status === 404))
+  const page = await bounded.get('/_weft/traces', browser)
+  assert.match(
+    page.body,
+    /Keeps the last 200 traces: every request, at most 2 a second, and always the failed, the cancelled and those of 500 ms or more\./,
+  )
+})

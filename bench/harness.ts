@@ -7,6 +7,7 @@ import { writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
+import { createTestDatabase, startMemcached, startRedisServer } from 'weft/testing'
 
 export interface Variant {
   name: string
@@ -131,4 +132,32 @@ export async function stopProcess(child: ChildProcess): Promise<void> {
   const exited = once(child, 'exit')
   child.kill('SIGTERM')
   await exited
+}
+
+/** Where the servers of {@link withServers} are, as the service's configuration variables name them. */
+export interface ServersEnv {
+  DATABASE_URL: string
+  MEMCACHE_SERVERS: string
+  REDIS_URL: string
+}
+
+/**
+ * Runs `fn` with servers of its own for the service, as in production: a PostgreSQL database (empty),
+ * three memcached servers and a Redis server; all of them dropped or stopped afterwards.
+ */
+export async function withServers<T>(fn: (env: ServersEnv) => Promise<T>): Promise<T> {
+  const [database, memcached, redis] = await Promise.all([
+    createTestDatabase(),
+    startMemcached({ servers: 3, memory: 64 }),
+    startRedisServer(),
+  ])
+  try {
+    return await fn({
+      DATABASE_URL: database.url,
+      MEMCACHE_SERVERS: memcached.addresses.join(','),
+      REDIS_URL: redis.url,
+    })
+  } finally {
+    await Promise.all([database.drop(), memcached.stop(), redis.stop()])
+  }
 }

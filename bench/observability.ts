@@ -26,10 +26,9 @@ import autocannon from 'autocannon'
 import type { FastifyInstance } from 'fastify'
 import { configureTracing, type TraceListener } from 'weft'
 import { postgres } from 'weft/sql'
-import { createTestDatabase, startMemcached, startRedisServer } from 'weft/testing'
 import { loadDatasets } from '../service/data/load.ts'
 import { migrate } from '../service/data/migrate.ts'
-import { median, printTable, startProcess, stopProcess, writeResults } from './harness.ts'
+import { median, printTable, startProcess, stopProcess, withServers, writeResults } from './harness.ts'
 import { observedServer, type Part, partsOf, searches } from './observability-app.ts'
 
 const ROUNDS = Number(process.env.ROUNDS ?? 10)
@@ -196,31 +195,17 @@ async function httpPart(variants: string[], env: Record<string, string>, rate: n
  * A request then costs what its backends' protocols cost too, as it does for a user.
  */
 async function onServersPart() {
-  const [database, memcached, redis] = await Promise.all([
-    createTestDatabase(),
-    startMemcached({ servers: 3, memory: 64 }),
-    startRedisServer(),
-  ])
-  try {
+  return withServers(async (servers) => {
     console.log('loading the complete data sets into PostgreSQL...')
-    const db = postgres(database.url)
+    const db = postgres(servers.DATABASE_URL)
     try {
       await migrate(db)
       await loadDatasets(db)
     } finally {
       await db.close()
     }
-    const env = {
-      BACKENDS: 'servers',
-      DATABASE_URL: database.url,
-      MEMCACHE_SERVERS: memcached.addresses.join(','),
-      REDIS_URL: redis.url,
-      GEOCODER_URL: '',
-    }
-    return await httpPart(serverVariants, env, SERVER_RATE)
-  } finally {
-    await Promise.all([database.drop(), memcached.stop(), redis.stop()])
-  }
+    return httpPart(serverVariants, { ...servers, BACKENDS: 'servers', GEOCODER_URL: '' }, SERVER_RATE)
+  })
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -17,7 +17,6 @@
 import autocannon from 'autocannon'
 import { scope, sleep, type Trace } from 'weft'
 import { embeddedDatabase } from 'weft/sql'
-import { startMemcached, startRedisServer } from 'weft/testing'
 import { countingCalls, sequential, withLatency } from '../service/backend-modes.ts'
 import { type BackendName, type Backends, openBackends } from '../service/backends.ts'
 import { loadConfig } from '../service/config.ts'
@@ -29,8 +28,7 @@ import { createGeocoder } from '../service/geocoder/geocoder.ts'
 import { type MemoryData, memoryBackends } from '../service/memory-backends.ts'
 import { type Exchange, type PipelineSettings, type SearchRequest, search } from '../service/pipeline.ts'
 import { criticalPathBound, pipelineGraph, type Scenario, sequentialSum } from '../service/pipeline-graph.ts'
-import { createTestDatabase } from '../src/testing/postgres.ts'
-import { percentile, printTable, startProcess, stopProcess, writeResults } from './harness.ts'
+import { percentile, printTable, startProcess, stopProcess, withServers, writeResults } from './harness.ts'
 
 const only = process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length)
 const REQUESTS = 200
@@ -294,19 +292,12 @@ console.log(await app.listen({ host: '127.0.0.1', port: 0 }))
 process.once('SIGTERM', () => app.close().then(() => process.exit(0)))
 `
 
-async function httpPart() {
-  const [database, memcached, redis] = await Promise.all([
-    createTestDatabase(),
-    startMemcached({ servers: 3, memory: 64 }),
-    startRedisServer(),
-  ])
-  try {
+function httpPart() {
+  return withServers(async (servers) => {
     console.log('loading the complete data sets into PostgreSQL...')
     const service = await startProcess(['service/main.ts'], {
+      ...servers,
       PORT: '0',
-      DATABASE_URL: database.url,
-      MEMCACHE_SERVERS: memcached.addresses.join(','),
-      REDIS_URL: redis.url,
       GEOCODER_URL: '',
       TRUST_PROXY: '1',
       RATE_LIMITS: 'ip=1000000000,network=1000000000,asn=1000000000,global=1000000000',
@@ -357,9 +348,7 @@ async function httpPart() {
       { route: 'GET /hello (bare fastify)', ...helloLoad },
     ])
     return { connections: 50, durationSeconds: 20, search: searchLoad, hello: helloLoad }
-  } finally {
-    await Promise.all([database.drop(), memcached.stop(), redis.stop()])
-  }
+  })
 }
 
 // ---------------------------------------------------------------------------------------------

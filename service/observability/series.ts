@@ -139,13 +139,14 @@ export class HistogramSeries<L extends string> extends Series<L, HistogramChild>
   readonly #bounds: readonly number[]
 
   constructor(configuration: SeriesConfiguration<L> & { buckets: readonly number[] }) {
-    super(configuration)
+    // Checked before the registry sees it: a refused histogram must not stay registered.
     const bounds = [...configuration.buckets].sort((a, b) => a - b)
     if (bounds.some((bound, i) => !Number.isFinite(bound) || bound === bounds[i - 1])) {
       throw new TypeError(
-        `${this.name}: buckets must be distinct finite numbers, got ${configuration.buckets}`,
+        `${configuration.name}: buckets must be distinct finite numbers, got ${configuration.buckets}`,
       )
     }
+    super(configuration)
     this.#bounds = bounds
   }
 

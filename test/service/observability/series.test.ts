@@ -106,4 +106,9 @@ test('misuse: a wrong number of label values, and buckets that are not distinct 
     () => new HistogramSeries({ name: 'h2', help: 'H', labelNames: [], buckets: [Number.NaN], registry }),
     /h2: buckets must be distinct finite numbers/,
   )
+  assert.deepEqual(
+    registry.getMetricsAsArray().map((metric) => metric.name),
+    ['c_total'],
+    'the refused histograms are not left registered',
+  )
 })

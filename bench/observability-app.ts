@@ -96,8 +96,8 @@ async function onMemory(config: Config): Promise<Serving> {
 
 /**
  * The servers named in the environment, as `npm start` opens them (DATABASE_URL, loaded already,
- * MEMCACHE_SERVERS, REDIS_URL, QUEUE_PREFIX), and the geocoder in process. No worker: the tasks wait
- * in the queue, so that each server's CPU is its requests' alone.
+ * MEMCACHE_SERVERS, REDIS_URL), and the geocoder in process. No worker: the tasks wait in the queue
+ * (in PostgreSQL), so that each server's CPU is its requests' alone.
  */
 async function onServers(config: Config): Promise<Serving> {
   const runtime = await openBackends(config)

@@ -1,8 +1,8 @@
 // npm run bench:observability — what tracing, metrics and logs cost the search service.
 //
 // The service on the in-memory backends (observability-app.ts: only the service's own CPU, where the
-// overhead shows whole) and on real servers (2. below), returning visitors repeating searches, in variants: `off` (nothing observed),
-// each part alone, `on` (weft tracing of every request into the trace store, /metrics, a log line per
+// overhead shows whole) and on real servers (2. below), returning visitors repeating searches, in
+// variants: `off` (nothing observed), each part alone, `on` (weft tracing of every request into the trace store, /metrics, a log line per
 // request: what `npm start` does), `on,otlp` (on, plus every trace exported over OTLP/HTTP to a
 // receiver process that reads and drops them) and `on,otlp10` (a tenth of the traces exported).
 // Variants run interleaved, round after round, the order rotating, so that noise on the machine (2
@@ -20,7 +20,8 @@
 // 3. In process: the same servers in this process, driven by fastify's inject (no sockets, no
 //    autocannon), CPU time per request from process.cpuUsage(); tracing switched per variant.
 //
-// Figures go to bench/results/observability.json.
+// ROUNDS (10), SECONDS a round (2; 6 gives steadier figures), RATE (150) and SERVER_RATE (60) can be
+// set in the environment. Figures go to bench/results/observability.json.
 import { readFileSync } from 'node:fs'
 import autocannon from 'autocannon'
 import type { FastifyInstance } from 'fastify'
@@ -35,8 +36,8 @@ const ROUNDS = Number(process.env.ROUNDS ?? 10)
 const SECONDS = Number(process.env.SECONDS ?? 2)
 const CONNECTIONS = 20
 const RATE = Number(process.env.RATE ?? 150)
-// VARIANTS='off;on' (with off, the base of the ratios) measures only those, in both parts unless
-// IN_PROCESS=0, and writes no results file: for trying a change.
+// VARIANTS='off;on' (with off, the base of the ratios) measures only those, in every part unless
+// ON_SERVERS=0 or IN_PROCESS=0, and writes no results file: for trying a change.
 const chosen = process.env.VARIANTS?.split(';')
 const httpVariants = chosen ?? ['off', 'metrics,logs', 'on', 'on,otlp10', 'on,otlp']
 const serverVariants = chosen ?? ['off', 'metrics,logs', 'on']

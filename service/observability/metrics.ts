@@ -106,23 +106,12 @@ export class ServiceMetrics {
     return mapCalls(backends, (backend, name, call) => {
       const timed = this.#timed(backend, name, call)
       if (backend !== 'memcache' || name !== 'get') return timed
-      const lookups = new Map<string, { hit: CounterChild; miss: CounterChild }>()
-      const lookupsOf = (kind: string) => {
-        let children = lookups.get(kind)
-        if (children === undefined) {
-          children = {
-            hit: this.#cacheLookups.labels(kind, 'hit'),
-            miss: this.#cacheLookups.labels(kind, 'miss'),
-          }
-          lookups.set(kind, children)
-        }
-        return children
-      }
       return (async (key: string) => {
         const value = await (timed as (key: string) => Promise<unknown>)(key)
         const kind = key.slice(0, key.indexOf(':'))
-        const children = lookupsOf(cacheKinds.has(kind) ? kind : 'other')
-        ;(value === undefined ? children.miss : children.hit).inc()
+        this.#cacheLookups
+          .labels(cacheKinds.has(kind) ? kind : 'other', value === undefined ? 'miss' : 'hit')
+          .inc()
         return value
       }) as Call
     })

@@ -99,8 +99,12 @@ function inScope(handler: RouteHandlerMethod): RouteHandlerMethod {
   const wrapped = async function (this: FastifyInstance, request: FastifyRequest, reply: FastifyReply) {
     const arrival = arrivals.get(request)
     const gone = new AbortController()
+    // A connection that closes before the answer is a caller gone: its work stops. Once the answer
+    // is written (`writableEnded`, not `writableFinished`: whether the socket has flushed it yet is
+    // the kernel's timing, and fastify's inject never flushes), what the handler left running is the
+    // service's own work, and finishes.
     const onClose = (): void => {
-      if (!reply.raw.writableFinished)
+      if (!reply.raw.writableEnded)
         gone.abort(new DOMException('the client closed the connection', 'AbortError'))
     }
     reply.raw.once('close', onClose)

@@ -241,6 +241,29 @@ describe('weftFastify', () => {
     await server.close()
   })
 
+  test('work the handler leaves running after its answer is not cancelled when the connection then closes', async () => {
+    let release = (): void => {}
+    let after: Promise<string> | undefined
+    const server = await app((instance) => {
+      instance.get('/answer-then-work', async (request, reply) => {
+        after = request.scope.spawn('after the answer', async ({ signal }) => {
+          await new Promise<void>((resolve) => {
+            release = resolve
+          })
+          return signal.aborted ? `aborted: ${String(signal.reason)}` : 'done'
+        })
+        reply.send({ answered: true })
+        return reply
+      })
+    })
+    const response = await server.inject({ url: '/answer-then-work' })
+    assert.deepEqual(response.json(), { answered: true })
+    await new Promise(setImmediate) // inject closes the response a tick after it ends it
+    release()
+    assert.equal(await after, 'done')
+    await server.close()
+  })
+
   test('handlers that answer through reply.send keep working', async () => {
     const server = await app((instance) => {
       instance.get('/manual', async (_request, reply) => {

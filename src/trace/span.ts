@@ -68,13 +68,23 @@ export class Span {
   #spanId: string | undefined = undefined
   #attributes: Record<string, AttributeValue> | undefined = undefined
 
-  constructor(trace: Trace, parent: Span | undefined, name: string, kind: SpanKind) {
+  /** Opens a span; `recorded` is for the trace's own use, a span of a finished trace read back. */
+  constructor(trace: Trace, parent: Span | undefined, name: string, kind: SpanKind, recorded?: RecordedSpan) {
     this.trace = trace
     this.parent = parent
     this.name = name
     this.kind = kind
-    this.start = clock().now()
-    this.serial = trace.spans.push(this)
+    if (recorded === undefined) {
+      this.start = clock().now()
+      this.serial = trace.open(this)
+      return
+    }
+    this.start = recorded.start
+    this.end = recorded.end
+    this.status = recorded.status
+    this.error = recorded.error
+    this.serial = recorded.serial
+    this.#attributes = recorded.attributes
   }
 
   /** 16 hex digits, unique within the trace; for the spans of one process, in the order they started. */
@@ -131,14 +141,38 @@ export class Span {
   }
 }
 
+/** A finished span as a compacted trace holds it, to be read back as a {@link Span}. */
+interface RecordedSpan {
+  serial: number
+  start: number
+  end: number
+  status: SpanStatus
+  error: string | undefined
+  attributes: Record<string, AttributeValue> | undefined
+}
+
 /** Receives each trace once its root span has ended. */
 export type TraceListener = (trace: Trace) => void
 
-/** The spans of one request, rooted in its outermost scope. */
+/**
+ * The spans of one request, rooted in its outermost scope.
+ *
+ * Once its listener has seen it, a finished trace keeps its spans compactly (see {@link compact})
+ * and lets go of the span objects: `spans` then reads them back as new objects, equal in every
+ * field. Why: a trace outlives a young-generation collection whenever its request is under way
+ * during one, and such an old trace kept every span created after it alive through the next
+ * collections too, long after the request ended (a fifth more garbage collection time for a
+ * search service tracing every request). Compacted, it holds a few arrays instead. So a span's
+ * attributes are written before its trace ends: a trace that has ended may no longer see them.
+ */
 export class Trace {
   /** 32 hex digits, as in W3C trace context. */
   readonly id: string
-  readonly spans: Span[] = []
+  /** The spans while the trace is recorded; undefined once compacted at its end. */
+  #spans: Span[] | undefined = []
+  #compacted: CompactTrace | undefined = undefined
+  /** The spans read back from `#compacted`, once asked for. */
+  #readBack: Span[] | undefined = undefined
   readonly #onFinish: TraceListener | undefined
   /**
    * Span ids only need to be unique within their trace: a random base plus a counter is as good as
@@ -158,9 +192,28 @@ export class Trace {
     this.#onFinish = onFinish
   }
 
+  /** Every span, in the order they started: the root first. */
+  get spans(): readonly Span[] {
+    if (this.#spans !== undefined) return this.#spans
+    this.#readBack ??= (this.#compacted as CompactTrace).readBack(this)
+    return this.#readBack
+  }
+
   /** The span with no parent: the request's outermost scope. */
   get root(): Span | undefined {
     return this.spans[0]
+  }
+
+  /** Adds a span just opened (its constructor calls this) and returns its serial, from 1. */
+  open(span: Span): number {
+    if (this.#spans === undefined) {
+      // Work the request left behind opened a span after the trace ended (rare: a request waits
+      // for its tasks): the trace is recorded live again, as it was before it was compacted.
+      this.#spans = [...this.spans]
+      this.#compacted = undefined
+      this.#readBack = undefined
+    }
+    return this.#spans.push(span)
   }
 
   /** Opens the trace's root span (the request's outermost scope). */
@@ -180,7 +233,9 @@ export class Trace {
    * come), so this returns the trace itself then.
    */
   compact(): CompactTrace | Trace {
-    const count = this.spans.length
+    if (this.#compacted !== undefined) return this.#compacted
+    const spans = this.#spans as Span[]
+    const count = spans.length
     if (count >= MAX_COMPACT) return this
     const names: string[] = new Array(count)
     const times: number[] = new Array(2 * count)
@@ -188,7 +243,7 @@ export class Trace {
     let attributes: (Record<string, AttributeValue> | undefined)[] | undefined
     let errors: (string | undefined)[] | undefined
     for (let i = 0; i < count; i++) {
-      const span = this.spans[i] as Span
+      const span = spans[i] as Span
       if (span.end === undefined) return this
       names[i] = span.name
       times[2 * i] = span.start
@@ -217,6 +272,7 @@ export class Trace {
     )
   }
 
+  /** Called as the root span ends: hands the trace to its listener, then compacts it (see the class comment). */
   finish(): void {
     try {
       this.#onFinish?.(this)
@@ -226,10 +282,15 @@ export class Trace {
         `weft: a trace listener threw: ${error instanceof Error ? error.stack : String(error)}`,
       )
     }
+    // A span still open (work the request left behind) records its end later: the trace stays live.
+    const compacted = this.compact()
+    if (compacted === this) return
+    this.#compacted = compacted as CompactTrace
+    this.#spans = undefined
   }
 
   toJSON(): TraceData {
-    return { traceId: this.id, spans: this.spans.map((span) => span.toJSON()) }
+    return this.#compacted?.toJSON() ?? { traceId: this.id, spans: this.spans.map((span) => span.toJSON()) }
   }
 }
 
@@ -289,27 +350,52 @@ export class CompactTrace {
     return this.#names.length
   }
 
+  /** The spans as {@link Span} objects of `trace` (the trace this was compacted from). */
+  readBack(trace: Trace): Span[] {
+    const spans: Span[] = []
+    for (let i = 0; i < this.#names.length; i++) {
+      const recorded = this.#recorded(i)
+      const parent = recorded.parent === 0 ? undefined : spans[recorded.parent - 1]
+      spans.push(new Span(trace, parent, recorded.name, recorded.kind, recorded))
+    }
+    return spans
+  }
+
   toJSON(): TraceData {
     const spans: SpanData[] = []
     for (let i = 0; i < this.#names.length; i++) {
-      const code = this.#codes[i] as number
-      const parent = Math.floor(code / (KINDS * STATUSES))
+      const { serial, parent, name, kind, start, end, status, error, attributes } = this.#recorded(i)
       const data: SpanData = {
         traceId: this.id,
-        spanId: this.#spanIds.of(i + 1),
+        spanId: this.#spanIds.of(serial),
         parentId: parent === 0 ? this.remoteParentId : this.#spanIds.of(parent),
-        name: this.#names[i] as string,
-        kind: SPAN_KINDS[Math.floor(code / STATUSES) % KINDS] as SpanKind,
-        start: this.#times[2 * i] as number,
-        end: this.#times[2 * i + 1] as number,
-        status: SPAN_STATUSES[code % STATUSES] as SpanStatus,
-        attributes: { ...this.#attributes?.[i] },
+        name,
+        kind,
+        start,
+        end,
+        status,
+        attributes: { ...attributes },
       }
-      const error = this.#errors?.[i]
       if (error !== undefined) data.error = error
       spans.push(data)
     }
     return { traceId: this.id, spans }
+  }
+
+  /** The `i`th span (from 0), its parent by serial (0 for the root). */
+  #recorded(i: number): RecordedSpan & { parent: number; name: string; kind: SpanKind } {
+    const code = this.#codes[i] as number
+    return {
+      serial: i + 1,
+      parent: Math.floor(code / (KINDS * STATUSES)),
+      name: this.#names[i] as string,
+      kind: SPAN_KINDS[Math.floor(code / STATUSES) % KINDS] as SpanKind,
+      start: this.#times[2 * i] as number,
+      end: this.#times[2 * i + 1] as number,
+      status: SPAN_STATUSES[code % STATUSES] as SpanStatus,
+      error: this.#errors?.[i],
+      attributes: this.#attributes?.[i],
+    }
   }
 }
 

@@ -1,7 +1,7 @@
 // Span ids and compact traces: what keeping many traces cheaply must not change.
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { CompactTrace, scope, sleep, Trace } from 'weft'
+import { CompactTrace, type Span, scope, sleep, startSpan, Trace } from 'weft'
 import { record } from './helpers.ts'
 
 describe('span ids', () => {
@@ -56,6 +56,7 @@ describe('span ids', () => {
 describe('Trace.compact()', () => {
   test('holds the same spans as the live trace: ids, parents, kinds, statuses, errors, attributes', async () => {
     const trace = await record(async (s) => {
+      s.span?.setAttribute('http.route', '/search')
       s.spawn('fails', async () => {
         await sleep(2)
         throw new Error('boom')
@@ -68,7 +69,6 @@ describe('Trace.compact()', () => {
         }),
       )
     })
-    trace.spans[0]?.setAttribute('http.route', '/search')
     const compact = trace.compact()
     assert.ok(compact instanceof CompactTrace)
     assert.equal(compact.id, trace.id)
@@ -105,6 +105,74 @@ describe('Trace.compact()', () => {
     root.finish('ok')
     assert.equal(trace.compact(), trace)
     open.finish('ok')
+    assert.ok(trace.compact() instanceof CompactTrace)
+  })
+})
+
+describe('a trace that has ended', () => {
+  /** Each span's fields, its parent by name: what a reader of `trace.spans` depends on. */
+  const fields = (trace: Trace) =>
+    trace.spans.map((span) => ({
+      name: span.name,
+      kind: span.kind,
+      parent: span.parent?.name,
+      sameTrace: span.trace === trace,
+      serial: span.serial,
+      spanId: span.spanId,
+      start: span.start,
+      end: span.end,
+      status: span.status,
+      error: span.error,
+      attributes: span.attributesIfAny,
+    }))
+
+  test('its listener sees the live spans; afterwards `spans` reads the same spans back from the compact form', async () => {
+    let seen: ReturnType<typeof fields> | undefined
+    let live: readonly Span[] = []
+    const traces: Trace[] = []
+    await scope(
+      {
+        name: 'request',
+        trace: (trace) => {
+          seen = fields(trace)
+          live = trace.spans
+          traces.push(trace)
+        },
+      },
+      async (s) => {
+        s.span?.setAttribute('http.route', '/search')
+        await s.spawn('lookup', async () => {
+          startSpan('memcache.get', 'client', { 'memcache.hit': false })?.finish('error', new Error('down'))
+        })
+      },
+    )
+    const [trace] = traces as [Trace]
+    assert.ok(trace.compact() instanceof CompactTrace, 'compacted as it ended')
+    assert.deepEqual(fields(trace), seen)
+    assert.notEqual(trace.spans[0], live[0], 'the live span objects are let go')
+    assert.equal(trace.spans[2]?.parent, trace.spans[1])
+    assert.equal(trace.root, trace.spans[0])
+    assert.deepEqual(trace.toJSON(), { traceId: trace.id, spans: live.map((span) => span.toJSON()) })
+  })
+
+  test('a span opened after it ended joins it: the trace is recorded live again', async () => {
+    const trace = new Trace()
+    const root = trace.startRoot('request')
+    const task = root.child('task', 'task')
+    task.finish('ok')
+    root.finish('ok')
+    assert.ok(trace.compact() instanceof CompactTrace)
+    const late = task.child('late batch', 'batch')
+    late.finish('ok')
+    assert.deepEqual(
+      trace.spans.map((span) => [span.name, span.parent?.name, span.serial]),
+      [
+        ['request', undefined, 1],
+        ['task', 'request', 2],
+        ['late batch', 'task', 3],
+      ],
+    )
+    assert.equal(trace.toJSON().spans[2]?.parentId, task.spanId)
     assert.ok(trace.compact() instanceof CompactTrace)
   })
 })

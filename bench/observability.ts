@@ -37,7 +37,7 @@ const SECONDS = Number(process.env.SECONDS ?? 2)
 const CONNECTIONS = 20
 const RATE = Number(process.env.RATE ?? 150)
 // VARIANTS='off;on' (with off, the base of the ratios) measures only those, in every part unless
-// ON_SERVERS=0 or IN_PROCESS=0, and writes no results file: for trying a change.
+// IN_MEMORY=0, ON_SERVERS=0 or IN_PROCESS=0, and writes no results file: for trying a change.
 const chosen = process.env.VARIANTS?.split(';')
 const httpVariants = chosen ?? ['off', 'metrics,logs', 'on', 'on,otlp10', 'on,otlp']
 const serverVariants = chosen ?? ['off', 'metrics,logs', 'on']
@@ -278,10 +278,13 @@ async function inProcessPart() {
 const sink = await startProcess(['--input-type=module', '-e', sinkScript], {})
 process.env.OTEL_EXPORTER_OTLP_ENDPOINT = sink.line.trim()
 try {
-  console.log(
-    `1. HTTP: autocannon, ${CONNECTIONS} connections; per variant and round ${SECONDS} s at ${RATE} requests/s, then ${SECONDS} s unbounded; ${ROUNDS} rounds`,
-  )
-  const http = await httpPart(httpVariants, {}, RATE)
+  let http: Awaited<ReturnType<typeof httpPart>> | undefined
+  if (process.env.IN_MEMORY !== '0') {
+    console.log(
+      `1. HTTP: autocannon, ${CONNECTIONS} connections; per variant and round ${SECONDS} s at ${RATE} requests/s, then ${SECONDS} s unbounded; ${ROUNDS} rounds`,
+    )
+    http = await httpPart(httpVariants, {}, RATE)
+  }
   let onServers: Awaited<ReturnType<typeof httpPart>> | undefined
   if (process.env.ON_SERVERS !== '0') {
     console.log(
@@ -292,7 +295,8 @@ try {
   if (process.env.IN_PROCESS !== '0') {
     console.log(`\n3. In process (fastify inject, 10 at a time), ${ROUNDS * 2} rounds`)
     const inProcess = await inProcessPart()
-    if (chosen === undefined && onServers !== undefined) save(http, onServers, inProcess)
+    if (chosen === undefined && http !== undefined && onServers !== undefined)
+      save(http, onServers, inProcess)
   }
 } finally {
   await stopProcess(sink.child)

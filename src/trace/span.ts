@@ -1,112 +1,87 @@
-import { randomFillSync } from 'node:crypto'
 import { clock } from '../core/clock.ts'
+import type { AttributeValue, SpanData, SpanKind, SpanStatus, TraceData } from './model.ts'
+import { SpanColumns } from './span-columns.ts'
+import { randomTraceId, SpanIds } from './span-ids.ts'
 
-/** Every kind of span, in the order they are listed in messages. */
-export const SPAN_KINDS = [
-  'scope',
-  'task',
-  'client',
-  'batch',
-  'server',
-  'producer',
-  'consumer',
-  'internal',
-] as const
-
-/** What a span stands for. */
-export type SpanKind = (typeof SPAN_KINDS)[number]
-
-/** How a span ended: `unset` while it runs. */
-export type SpanStatus = 'unset' | 'ok' | 'error' | 'cancelled'
-
-/** Values a span attribute may hold (the OpenTelemetry attribute types). */
-export type AttributeValue = string | number | boolean | readonly string[] | readonly number[]
-
-/** A finished span as plain data: what JSON export, the critical path and the waterfall work on. */
-export interface SpanData {
-  traceId: string
-  spanId: string
-  /** The enclosing span; undefined for the root of a trace (or the remote caller's span, when continued). */
-  parentId: string | undefined
-  name: string
-  kind: SpanKind
-  /** Epoch milliseconds, fractional. */
-  start: number
-  /** Epoch milliseconds, fractional; undefined while the span is still open. */
-  end: number | undefined
-  status: SpanStatus
-  /** The error message when `status` is `error` or `cancelled`. */
-  error?: string
-  attributes: Record<string, AttributeValue>
-}
-
-/** A trace exported as JSON: the spans of one request. */
-export interface TraceData {
-  traceId: string
-  spans: SpanData[]
-}
+export {
+  type AttributeValue,
+  SPAN_KINDS,
+  type SpanData,
+  type SpanKind,
+  type SpanStatus,
+  type TraceData,
+} from './model.ts'
 
 /**
  * One timed operation of a traced request: a scope, a task, a backend call, a batch. Spans are
  * created by weft itself (scopes and tasks) and by backend adapters through `startSpan`.
  *
  * A traced request records a span for every task (about a hundred for a search), so a span costs as
- * little as it can: its id is formatted only when read, and its attributes object is made only when
- * written.
+ * little as it can: it is a handle (its trace, parent and place in the trace) on what its trace
+ * records of it in columns (see `SpanColumns`); its id is formatted only when read, and its
+ * attributes object is made only when written.
  */
 export class Span {
   readonly trace: Trace
   readonly parent: Span | undefined
-  readonly name: string
-  readonly kind: SpanKind
-  readonly start: number
-  end: number | undefined = undefined
-  status: SpanStatus = 'unset'
-  error: string | undefined = undefined
   /** This span's place in its trace, from 1 (the root): its id is the trace's base plus this. */
   readonly serial: number
-  #spanId: string | undefined = undefined
-  #attributes: Record<string, AttributeValue> | undefined = undefined
 
-  /** Opens a span; `recorded` is for the trace's own use, a span of a finished trace read back. */
-  constructor(trace: Trace, parent: Span | undefined, name: string, kind: SpanKind, recorded?: RecordedSpan) {
+  /**
+   * The handle on `trace`'s `serial`th span. Spans are opened with {@link Trace.startRoot},
+   * {@link Span.child} or `startSpan`.
+   */
+  constructor(trace: Trace, parent: Span | undefined, serial: number) {
     this.trace = trace
     this.parent = parent
-    this.name = name
-    this.kind = kind
-    if (recorded === undefined) {
-      this.start = clock().now()
-      this.serial = trace.open(this)
-      return
-    }
-    this.start = recorded.start
-    this.end = recorded.end
-    this.status = recorded.status
-    this.error = recorded.error
-    this.serial = recorded.serial
-    this.#attributes = recorded.attributes
+    this.serial = serial
+  }
+
+  get name(): string {
+    return this.trace.recorded.name(this.serial)
+  }
+
+  get kind(): SpanKind {
+    return this.trace.recorded.kind(this.serial)
+  }
+
+  /** Epoch milliseconds, fractional. */
+  get start(): number {
+    return this.trace.recorded.start(this.serial)
+  }
+
+  /** Epoch milliseconds, fractional; undefined while the span is open. */
+  get end(): number | undefined {
+    return this.trace.recorded.end(this.serial)
+  }
+
+  get status(): SpanStatus {
+    return this.trace.recorded.status(this.serial)
+  }
+
+  /** The error message when the span ended with `error` or `cancelled` and a reason. */
+  get error(): string | undefined {
+    return this.trace.recorded.error(this.serial)
   }
 
   /** 16 hex digits, unique within the trace; for the spans of one process, in the order they started. */
   get spanId(): string {
-    this.#spanId ??= this.trace.spanIdOf(this.serial)
-    return this.#spanId
+    return this.trace.spanIdOf(this.serial)
   }
 
   /** The span's attributes, to read or to set (`span.attributes['db.hits'] = 1`). */
   get attributes(): Record<string, AttributeValue> {
-    this.#attributes ??= {}
-    return this.#attributes
+    return this.trace.recorded.attributes(this.serial)
   }
 
   /** The attributes when any were ever asked for, without making an object when none were. */
   get attributesIfAny(): Record<string, AttributeValue> | undefined {
-    return this.#attributes
+    return this.trace.recorded.attributesIfAny(this.serial)
   }
 
   /** Opens a span nested in this one. */
   child(name: string, kind: SpanKind): Span {
-    return new Span(this.trace, this, name, kind)
+    return this.trace.open(this, name, kind)
   }
 
   setAttribute(key: string, value: AttributeValue): this {
@@ -117,38 +92,19 @@ export class Span {
   /** Closes the span; later calls are ignored, so the first outcome recorded wins. */
   finish(status: Exclude<SpanStatus, 'unset'>, error?: unknown): void {
     if (this.end !== undefined) return
-    this.end = clock().now()
-    this.status = status
-    if (error !== undefined)
-      this.error = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
+    const message =
+      error === undefined
+        ? undefined
+        : error instanceof Error
+          ? `${error.name}: ${error.message}`
+          : String(error)
+    this.trace.recorded.close(this.serial, status, clock().now(), message)
     if (this.parent === undefined) this.trace.finish()
   }
 
   toJSON(): SpanData {
-    const data: SpanData = {
-      traceId: this.trace.id,
-      spanId: this.spanId,
-      parentId: this.parent === undefined ? this.trace.remoteParentId : this.parent.spanId,
-      name: this.name,
-      kind: this.kind,
-      start: this.start,
-      end: this.end,
-      status: this.status,
-      attributes: { ...this.#attributes },
-    }
-    if (this.error !== undefined) data.error = this.error
-    return data
+    return this.trace.recorded.data(this.serial, this.trace)
   }
-}
-
-/** A finished span as a compacted trace holds it, to be read back as a {@link Span}. */
-interface RecordedSpan {
-  serial: number
-  start: number
-  end: number
-  status: SpanStatus
-  error: string | undefined
-  attributes: Record<string, AttributeValue> | undefined
 }
 
 /** Receives each trace once its root span has ended. */
@@ -157,37 +113,31 @@ export type TraceListener = (trace: Trace) => void
 /**
  * The spans of one request, rooted in its outermost scope.
  *
- * Once its listener has seen it, a finished trace keeps its spans compactly (see {@link compact})
- * and lets go of the span objects: `spans` then reads them back as new objects, equal in every
- * field. Why: a trace outlives a young-generation collection whenever its request is under way
- * during one, and such an old trace kept every span created after it alive through the next
- * collections too, long after the request ended (a fifth more garbage collection time for a
- * search service tracing every request). Compacted, it holds a few arrays instead. So a span's
- * attributes are written before its trace ends: a trace that has ended may no longer see them.
+ * Once its listener has seen it, a finished trace is kept compactly (see {@link compact}) and lets
+ * go of its span objects: `spans` then reads them back as new handles, equal in every field. Why: a
+ * trace outlives a young-generation collection whenever its request is under way during one, and
+ * such an old trace kept every span created after it alive through the next collections too, long
+ * after the request ended (a fifth more garbage collection time for a search service tracing every
+ * request). Compacted, it holds a few arrays instead.
  */
 export class Trace {
   /** 32 hex digits, as in W3C trace context. */
   readonly id: string
-  /** The spans while the trace is recorded; undefined once compacted at its end. */
+  /** The caller's span in another process, when this trace continues a remote one. */
+  readonly remoteParentId: string | undefined
+  readonly #onFinish: TraceListener | undefined
+  readonly #spanIds: SpanIds
+  /** What the spans recorded; shared with `#compacted` once the trace has ended. */
+  #recorded = new SpanColumns()
+  /** The span objects while the trace is recorded; undefined once compacted at its end. */
   #spans: Span[] | undefined = []
   #compacted: CompactTrace | undefined = undefined
   /** The spans read back from `#compacted`, once asked for. */
   #readBack: Span[] | undefined = undefined
-  readonly #onFinish: TraceListener | undefined
-  /**
-   * Span ids only need to be unique within their trace: a random base plus a counter is as good as
-   * 8 random bytes per span, and much cheaper. The base is random in its upper 40 bits and zero in
-   * its lower 24, where the counter goes: the upper 40 bits as a number, their hex once needed.
-   */
-  readonly #spanIds: SpanIds
-
-  /** The caller's span in another process, when this trace continues a remote one. */
-  readonly remoteParentId: string | undefined
 
   constructor(onFinish?: TraceListener, id?: string, remoteParentId?: string) {
-    const random = takeRandom(id === undefined ? 21 : 5)
-    this.id = id ?? randomPool.toString('hex', random + 5, random + 21)
-    this.#spanIds = new SpanIds(randomPool.readUIntBE(random, 5))
+    this.id = id ?? randomTraceId()
+    this.#spanIds = SpanIds.random()
     this.remoteParentId = remoteParentId
     this.#onFinish = onFinish
   }
@@ -204,21 +154,30 @@ export class Trace {
     return this.spans[0]
   }
 
-  /** Adds a span just opened (its constructor calls this) and returns its serial, from 1. */
-  open(span: Span): number {
-    if (this.#spans === undefined) {
-      // Work the request left behind opened a span after the trace ended (rare: a request waits
-      // for its tasks): the trace is recorded live again, as it was before it was compacted.
-      this.#spans = [...this.spans]
-      this.#compacted = undefined
-      this.#readBack = undefined
-    }
-    return this.#spans.push(span)
+  /** What the spans recorded, which each {@link Span} reads its fields from. */
+  get recorded(): SpanColumns {
+    return this.#recorded
   }
 
   /** Opens the trace's root span (the request's outermost scope). */
   startRoot(name: string, kind: SpanKind = 'scope'): Span {
-    return new Span(this, undefined, name, kind)
+    return this.open(undefined, name, kind)
+  }
+
+  /** Opens a span under `parent` (one of this trace's, or none for the root): `Span.child` and `startRoot` call this. */
+  open(parent: Span | undefined, name: string, kind: SpanKind): Span {
+    if (this.#spans === undefined) {
+      // Work the request left behind opened a span after the trace ended (rare: a request waits
+      // for its tasks): the trace is recorded live again, as it was before it was compacted.
+      this.#spans = [...this.spans]
+      this.#recorded = new SpanColumns(this.#recorded)
+      this.#compacted = undefined
+      this.#readBack = undefined
+    }
+    const serial = this.#recorded.open(parent?.serial ?? 0, name, kind, clock().now())
+    const span = new Span(this, parent, serial)
+    this.#spans.push(span)
+    return span
   }
 
   /** The id of the trace's `serial`th span (from 1): 16 hex digits, the base plus `serial`. */
@@ -234,42 +193,8 @@ export class Trace {
    */
   compact(): CompactTrace | Trace {
     if (this.#compacted !== undefined) return this.#compacted
-    const spans = this.#spans as Span[]
-    const count = spans.length
-    if (count >= MAX_COMPACT) return this
-    const names: string[] = new Array(count)
-    const times: number[] = new Array(2 * count)
-    const codes: number[] = new Array(count)
-    let attributes: (Record<string, AttributeValue> | undefined)[] | undefined
-    let errors: (string | undefined)[] | undefined
-    for (let i = 0; i < count; i++) {
-      const span = spans[i] as Span
-      if (span.end === undefined) return this
-      names[i] = span.name
-      times[2 * i] = span.start
-      times[2 * i + 1] = span.end
-      codes[i] =
-        ((span.parent?.serial ?? 0) * KINDS + kindCodes[span.kind]) * STATUSES + statusCodes[span.status]
-      const own = span.attributesIfAny
-      if (own !== undefined) {
-        attributes ??= new Array(count)
-        attributes[i] = own
-      }
-      if (span.error !== undefined) {
-        errors ??= new Array(count)
-        errors[i] = span.error
-      }
-    }
-    return new CompactTrace(
-      this.id,
-      this.remoteParentId,
-      this.#spanIds,
-      names,
-      times,
-      codes,
-      attributes,
-      errors,
-    )
+    if (!this.#recorded.closed) return this
+    return new CompactTrace(this.id, this.remoteParentId, this.#spanIds, new SpanColumns(this.#recorded))
   }
 
   /** Called as the root span ends: hands the trace to its listener, then compacts it (see the class comment). */
@@ -283,14 +208,13 @@ export class Trace {
       )
     }
     // A span still open (work the request left behind) records its end later: the trace stays live.
-    const compacted = this.compact()
-    if (compacted === this) return
-    this.#compacted = compacted as CompactTrace
+    if (!this.#recorded.closed) return
+    this.#compacted = new CompactTrace(this.id, this.remoteParentId, this.#spanIds, this.#recorded)
     this.#spans = undefined
   }
 
   toJSON(): TraceData {
-    return this.#compacted?.toJSON() ?? { traceId: this.id, spans: this.spans.map((span) => span.toJSON()) }
+    return { traceId: this.id, spans: this.#recorded.toJSON(this) }
   }
 }
 
@@ -316,142 +240,36 @@ export class CompactTrace {
   readonly id: string
   readonly remoteParentId: string | undefined
   readonly #spanIds: SpanIds
-  readonly #names: readonly string[]
-  /** Each span's start and end. */
-  readonly #times: readonly number[]
-  /** Each span's parent's serial (0 for the root), kind and status, in one number. */
-  readonly #codes: readonly number[]
-  /** Sparse: only spans with attributes, errors have an entry; undefined when none has. */
-  readonly #attributes: readonly (Record<string, AttributeValue> | undefined)[] | undefined
-  readonly #errors: readonly (string | undefined)[] | undefined
+  readonly #recorded: SpanColumns
 
-  constructor(
-    id: string,
-    remoteParentId: string | undefined,
-    spanIds: SpanIds,
-    names: readonly string[],
-    times: readonly number[],
-    codes: readonly number[],
-    attributes: readonly (Record<string, AttributeValue> | undefined)[] | undefined,
-    errors: readonly (string | undefined)[] | undefined,
-  ) {
+  constructor(id: string, remoteParentId: string | undefined, spanIds: SpanIds, recorded: SpanColumns) {
     this.id = id
     this.remoteParentId = remoteParentId
     this.#spanIds = spanIds
-    this.#names = names
-    this.#times = times
-    this.#codes = codes
-    this.#attributes = attributes
-    this.#errors = errors
+    this.#recorded = recorded
   }
 
   /** How many spans the trace has. */
   get size(): number {
-    return this.#names.length
+    return this.#recorded.size
   }
 
-  /** The spans as {@link Span} objects of `trace` (the trace this was compacted from). */
+  /** The id of the trace's `serial`th span (from 1). */
+  spanIdOf(serial: number): string {
+    return this.#spanIds.of(serial)
+  }
+
+  /** The spans as {@link Span} handles of `trace`, the trace this was compacted from (and shares its columns). */
   readBack(trace: Trace): Span[] {
     const spans: Span[] = []
-    for (let i = 0; i < this.#names.length; i++) {
-      const recorded = this.#recorded(i)
-      const parent = recorded.parent === 0 ? undefined : spans[recorded.parent - 1]
-      spans.push(new Span(trace, parent, recorded.name, recorded.kind, recorded))
+    for (let serial = 1; serial <= this.size; serial++) {
+      const parent = this.#recorded.parent(serial)
+      spans.push(new Span(trace, parent === 0 ? undefined : spans[parent - 1], serial))
     }
     return spans
   }
 
   toJSON(): TraceData {
-    const spans: SpanData[] = []
-    for (let i = 0; i < this.#names.length; i++) {
-      const { serial, parent, name, kind, start, end, status, error, attributes } = this.#recorded(i)
-      const data: SpanData = {
-        traceId: this.id,
-        spanId: this.#spanIds.of(serial),
-        parentId: parent === 0 ? this.remoteParentId : this.#spanIds.of(parent),
-        name,
-        kind,
-        start,
-        end,
-        status,
-        attributes: { ...attributes },
-      }
-      if (error !== undefined) data.error = error
-      spans.push(data)
-    }
-    return { traceId: this.id, spans }
+    return { traceId: this.id, spans: this.#recorded.toJSON(this) }
   }
-
-  /** The `i`th span (from 0), its parent by serial (0 for the root). */
-  #recorded(i: number): RecordedSpan & { parent: number; name: string; kind: SpanKind } {
-    const code = this.#codes[i] as number
-    return {
-      serial: i + 1,
-      parent: Math.floor(code / (KINDS * STATUSES)),
-      name: this.#names[i] as string,
-      kind: SPAN_KINDS[Math.floor(code / STATUSES) % KINDS] as SpanKind,
-      start: this.#times[2 * i] as number,
-      end: this.#times[2 * i + 1] as number,
-      status: SPAN_STATUSES[code % STATUSES] as SpanStatus,
-      error: this.#errors?.[i],
-      attributes: this.#attributes?.[i],
-    }
-  }
-}
-
-const SPAN_STATUSES: readonly SpanStatus[] = ['unset', 'ok', 'error', 'cancelled']
-const KINDS = SPAN_KINDS.length
-const STATUSES = SPAN_STATUSES.length
-const kindCodes = Object.fromEntries(SPAN_KINDS.map((kind, i) => [kind, i])) as Record<SpanKind, number>
-const statusCodes = Object.fromEntries(SPAN_STATUSES.map((status, i) => [status, i])) as Record<
-  SpanStatus,
-  number
->
-/** A parent's serial times KINDS * STATUSES must stay a whole number that a double holds exactly. */
-const MAX_COMPACT = 2 ** 40
-
-/** The span ids of one trace: a random base, its upper 40 bits as a number, plus each span's serial. */
-class SpanIds {
-  readonly #high: number
-  /** The hex of the upper 40 bits, once needed. */
-  #prefix: string | undefined = undefined
-
-  constructor(high: number) {
-    this.#high = high
-  }
-
-  of(serial: number): string {
-    if (serial < COUNTER_RANGE) {
-      this.#prefix ??= hex(this.#high, 10)
-      return this.#prefix + hex(serial, 6)
-    }
-    // Past 2^24 spans the counter carries into the upper bits, wrapping at 64 bits as a sum would.
-    const high = (this.#high + Math.floor(serial / COUNTER_RANGE)) % 2 ** 40
-    return hex(high, 10) + hex(serial % COUNTER_RANGE, 6)
-  }
-}
-
-/** The span ids' counter: their lower 24 bits. */
-const COUNTER_RANGE = 2 ** 24
-
-function hex(value: number, digits: number): string {
-  return value.toString(16).padStart(digits, '0')
-}
-
-/**
- * Random bytes for trace ids and span id bases, drawn from the CSPRNG a block at a time (as node's
- * own `randomUUID` does): one call into it per 195 traces rather than two per trace, each of which
- * also made a buffer.
- */
-const randomPool = Buffer.allocUnsafe(4096)
-let randomOffset = randomPool.length
-
-/** The offset in `randomPool` of `bytes` fresh random bytes. */
-function takeRandom(bytes: number): number {
-  if (randomOffset + bytes > randomPool.length) {
-    randomFillSync(randomPool)
-    randomOffset = 0
-  }
-  randomOffset += bytes
-  return randomOffset - bytes
 }

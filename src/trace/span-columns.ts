@@ -1,0 +1,180 @@
+import {
+  type AttributeValue,
+  SPAN_KINDS,
+  SPAN_STATUSES,
+  type SpanData,
+  type SpanKind,
+  type SpanStatus,
+} from './model.ts'
+
+type Attributes = Record<string, AttributeValue>
+
+/**
+ * The spans of one trace as columns, one entry per span in the order they started (serial 1, the
+ * root, at index 0): what a trace records as it goes, and what it keeps once finished.
+ *
+ * Why columns rather than the span objects' own fields: a span's data is written here while it is
+ * fresh in the processor's caches, so a finished trace is kept as a few arrays without walking its
+ * spans again (walking 100 spans scattered over the heap cost ~14 µs of cache misses a trace), and
+ * a span object is only a handle (its trace, parent and serial).
+ */
+export class SpanColumns {
+  readonly #names: string[]
+  /** Each span's start and end, epoch ms; the end NaN while it is open. */
+  readonly #times: number[]
+  /** Each span's parent's serial (0 for the root), kind and status, in one number (see {@link code}). */
+  readonly #codes: number[]
+  /** Sparse: only spans with attributes (errors) have an entry; undefined while none has. */
+  #attributes: (Attributes | undefined)[] | undefined
+  #errors: (string | undefined)[] | undefined
+  /** How many spans are open. */
+  #open: number
+
+  /** Empty, or a copy of `from`. */
+  constructor(from?: SpanColumns) {
+    if (from === undefined) {
+      this.#names = []
+      this.#times = []
+      this.#codes = []
+      this.#attributes = undefined
+      this.#errors = undefined
+      this.#open = 0
+      return
+    }
+    this.#names = from.#names.slice()
+    this.#times = from.#times.slice()
+    this.#codes = from.#codes.slice()
+    this.#attributes = from.#attributes?.slice()
+    this.#errors = from.#errors?.slice()
+    this.#open = from.#open
+  }
+
+  /** How many spans there are. */
+  get size(): number {
+    return this.#names.length
+  }
+
+  /** Whether every span has ended. */
+  get closed(): boolean {
+    return this.#open === 0
+  }
+
+  /** Records a span opening now (`start`), under the span `parent` (a serial; 0 for none); returns its serial. */
+  open(parent: number, name: string, kind: SpanKind, start: number): number {
+    this.#open += 1
+    this.#times.push(start, Number.NaN)
+    this.#codes.push(code(parent, SPAN_KINDS.indexOf(kind), 0))
+    return this.#names.push(name)
+  }
+
+  /** Records the end of span `serial`: the first end recorded wins; false when it had ended already. */
+  close(
+    serial: number,
+    status: Exclude<SpanStatus, 'unset'>,
+    end: number,
+    error: string | undefined,
+  ): boolean {
+    const i = serial - 1
+    if (!Number.isNaN(this.#times[2 * i + 1])) return false
+    this.#open -= 1
+    this.#times[2 * i + 1] = end
+    this.#codes[i] = (this.#codes[i] as number) + SPAN_STATUSES.indexOf(status)
+    if (error !== undefined) {
+      this.#errors ??= []
+      this.#errors[i] = error
+    }
+    return true
+  }
+
+  name(serial: number): string {
+    return this.#names[serial - 1] as string
+  }
+
+  kind(serial: number): SpanKind {
+    return SPAN_KINDS[Math.floor((this.#codes[serial - 1] as number) / STATUSES) % KINDS] as SpanKind
+  }
+
+  /** The serial of the span's parent; 0 for the root. */
+  parent(serial: number): number {
+    return Math.floor((this.#codes[serial - 1] as number) / (KINDS * STATUSES))
+  }
+
+  status(serial: number): SpanStatus {
+    return SPAN_STATUSES[(this.#codes[serial - 1] as number) % STATUSES] as SpanStatus
+  }
+
+  start(serial: number): number {
+    return this.#times[2 * serial - 2] as number
+  }
+
+  /** Undefined while the span is open. */
+  end(serial: number): number | undefined {
+    const end = this.#times[2 * serial - 1] as number
+    return Number.isNaN(end) ? undefined : end
+  }
+
+  error(serial: number): string | undefined {
+    return this.#errors?.[serial - 1]
+  }
+
+  /** The span's attributes when it has any, without making an object when it has none. */
+  attributesIfAny(serial: number): Attributes | undefined {
+    return this.#attributes?.[serial - 1]
+  }
+
+  /** The span's attributes, made (empty) when it has none yet. */
+  attributes(serial: number): Attributes {
+    this.#attributes ??= []
+    let own = this.#attributes[serial - 1]
+    if (own === undefined) {
+      own = {}
+      this.#attributes[serial - 1] = own
+    }
+    return own
+  }
+
+  /** Span `serial` as data, with the ids of `trace`. */
+  data(serial: number, trace: TraceIds): SpanData {
+    const parent = this.parent(serial)
+    const data: SpanData = {
+      traceId: trace.id,
+      spanId: trace.spanIdOf(serial),
+      parentId: parent === 0 ? trace.remoteParentId : trace.spanIdOf(parent),
+      name: this.name(serial),
+      kind: this.kind(serial),
+      start: this.start(serial),
+      end: this.end(serial),
+      status: this.status(serial),
+      attributes: { ...this.attributesIfAny(serial) },
+    }
+    const error = this.error(serial)
+    if (error !== undefined) data.error = error
+    return data
+  }
+
+  /** Every span as data, with the ids of `trace`. */
+  toJSON(trace: TraceIds): SpanData[] {
+    const spans: SpanData[] = []
+    for (let serial = 1; serial <= this.size; serial++) spans.push(this.data(serial, trace))
+    return spans
+  }
+}
+
+/** What a span's data takes from its trace: the trace's id, the remote parent, the span ids. */
+export interface TraceIds {
+  readonly id: string
+  readonly remoteParentId: string | undefined
+  spanIdOf(serial: number): string
+}
+
+const KINDS = SPAN_KINDS.length
+const STATUSES = SPAN_STATUSES.length
+
+/**
+ * A span's parent, kind and status as one number. A double holds it exactly while the parent's
+ * serial stays below 2^48: far beyond any trace a process can hold (that many spans would take
+ * petabytes).
+ */
+function code(parent: number, kind: number, status: number): number {
+  return (parent * KINDS + kind) * STATUSES + status
+}

@@ -1,7 +1,7 @@
 import { currentScope } from '../core/context.ts'
 import type { Node } from '../core/node.ts'
 import type { Scope } from '../core/scope.ts'
-import type { Span } from '../trace/span.ts'
+import type { AttributeValue } from '../trace/model.ts'
 
 /** What the loaders of one request did: how many loads were asked for, and how many round trips served them. */
 export interface LoaderStats {
@@ -18,24 +18,24 @@ export class Counters implements LoaderStats {
   loads = 0
   batches = 0
   keys = 0
-  /** The request's root span, when it is traced: the totals are kept on it too. */
-  readonly #span: Span | undefined
+  /** The attributes of the request's root span, when it is traced: the totals are kept there too. */
+  readonly #attributes: Record<string, AttributeValue> | undefined
 
   constructor(root: Node | undefined) {
-    this.#span = root?.span
+    this.#attributes = root?.span?.attributes
   }
 
   load(): void {
     this.loads += 1
-    if (this.#span !== undefined) this.#span.attributes['weft.loads'] = this.loads
+    if (this.#attributes !== undefined) this.#attributes['weft.loads'] = this.loads
   }
 
   batch(keys: number): void {
     this.batches += 1
     this.keys += keys
-    if (this.#span === undefined) return
-    this.#span.attributes['weft.batches'] = this.batches
-    this.#span.attributes['weft.keys'] = this.keys
+    if (this.#attributes === undefined) return
+    this.#attributes['weft.batches'] = this.batches
+    this.#attributes['weft.keys'] = this.keys
   }
 }
 

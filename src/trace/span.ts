@@ -117,8 +117,8 @@ export type TraceListener = (trace: Trace) => void
  * go of its span objects: `spans` then reads them back as new handles, equal in every field. Why: a
  * trace outlives a young-generation collection whenever its request is under way during one, and
  * such an old trace kept every span created after it alive through the next collections too, long
- * after the request ended (a fifth more garbage collection time for a search service tracing every
- * request). Compacted, it holds a few arrays instead.
+ * after the request ended (in the search service tracing every request, each young collection
+ * promoted 4.2 MB rather than 2.4). Compacted, it holds a few arrays instead.
  */
 export class Trace {
   /** 32 hex digits, as in W3C trace context. */

@@ -67,15 +67,10 @@ export class SpanColumns {
     return this.#names.push(name)
   }
 
-  /** Records the end of span `serial`: the first end recorded wins; false when it had ended already. */
-  close(
-    serial: number,
-    status: Exclude<SpanStatus, 'unset'>,
-    end: number,
-    error: string | undefined,
-  ): boolean {
+  /** Records the end of span `serial`; the first end recorded wins (later ones are ignored). */
+  close(serial: number, status: Exclude<SpanStatus, 'unset'>, end: number, error: string | undefined): void {
     const i = serial - 1
-    if (!Number.isNaN(this.#times[2 * i + 1])) return false
+    if (!Number.isNaN(this.#times[2 * i + 1])) return
     this.#open -= 1
     this.#times[2 * i + 1] = end
     this.#codes[i] = (this.#codes[i] as number) + SPAN_STATUSES.indexOf(status)
@@ -83,7 +78,6 @@ export class SpanColumns {
       this.#errors ??= []
       this.#errors[i] = error
     }
-    return true
   }
 
   name(serial: number): string {

@@ -259,7 +259,7 @@ export class CompactTrace {
     return this.#spanIds.of(serial)
   }
 
-  /** The spans as {@link Span} handles of `trace`, the trace this was compacted from (and shares its columns). */
+  /** @internal The spans as {@link Span} handles of `trace`, the trace this was compacted from (whose columns it shares). */
   readBack(trace: Trace): Span[] {
     const spans: Span[] = []
     for (let serial = 1; serial <= this.size; serial++) {

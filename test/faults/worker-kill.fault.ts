@@ -1,9 +1,9 @@
 // Scenario 5: the task worker (`service/worker-main.ts`, a process of its own) SIGKILLed in the middle
 // of its tasks. To catch it there, the scenario holds a lock on `ranking_log`, so every "log ranking
 // decision" delivery waits inside its INSERT; then it kills the worker, lets the lock go and starts a
-// new worker. The killed deliveries' leases run out (30 s, the queue's default), and the new worker
-// delivers those tasks again: every task completes, none is lost, each ranking is logged once. On
-// both queue backends: PostgreSQL (leases swept by the workers) and Redis (BullMQ's stalled-job check).
+// new worker. The killed deliveries' leases run out (5 s: QUEUE_LEASE_MS; the default is 30 s), and
+// the new worker delivers those tasks again: every task completes, none is lost, each ranking is
+// logged once. On both queue backends: PostgreSQL (leases swept by the workers) and Redis (BullMQ's stalled-job check).
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { Queue } from 'bullmq'
@@ -94,11 +94,14 @@ function redisView(url: string): QueueView {
   }
 }
 
+/** How long a delivery holds its task: how soon the killed worker's tasks can be delivered again. */
+const leaseMs = 5_000
+
 /** Kills the worker mid-task with the tasks on `backend`, and reports the redelivery as `name`. */
 async function workerKill(name: string, servers: Servers, backend: 'postgres' | 'redis') {
   const admin = new pg.Client({ connectionString: servers.database.url })
   const locker = new pg.Client({ connectionString: servers.database.url })
-  const queueEnv = { QUEUE_BACKEND: backend, REDIS_URL: servers.redis.url }
+  const queueEnv = { QUEUE_BACKEND: backend, REDIS_URL: servers.redis.url, QUEUE_LEASE_MS: String(leaseMs) }
   const service = await startServiceProcess({ DATABASE_URL: servers.database.url, WORKERS: '0', ...queueEnv })
   // Named, so the scenario finds its connections; PostgreSQL checks every 100 ms that their client is
   // still there, as a production server would with TCP keepalives, only sooner.
@@ -174,7 +177,7 @@ async function workerKill(name: string, servers: Servers, backend: 'postgres' | 
       orphanedQueriesEndedMs: orphansGoneMs,
       recoveryMs: redeliveredMs,
       completedAfterKillMs,
-      leaseMs: 30_000,
+      leaseMs,
       rankingsLogged,
       answers: answers.length,
       queue: backend,

@@ -12,7 +12,9 @@ export type QueueFromEnvOptions = PostgresQueueOptions &
  * The queue configuration names. `QUEUE_BACKEND` picks the backend: `postgres` (the default) keeps
  * the tasks in `db` (a server, or the embedded database: whatever `databaseFromEnv` opened), `redis`
  * keeps them on the Redis at `REDIS_URL` (required then), under the key prefix `QUEUE_PREFIX`
- * (default `weft`). `options` apply to the chosen backend.
+ * (default `weft`). `QUEUE_LEASE_MS` is how long a delivery holds its task without renewing the
+ * lease (default 30 s; `options.lease` wins): how soon the task of a crashed worker is delivered
+ * again. `options` apply to the chosen backend.
  *
  * @example
  * ```ts
@@ -34,7 +36,9 @@ export function queueFromEnv(
     throw new TypeError(`${where}: env must be an object, got ${describe(env)}`)
   checkOptions(where, options)
   const backend = (env.QUEUE_BACKEND ?? '').trim().toLowerCase() || 'postgres'
-  const { table, pollInterval, connectTimeout, commandTimeout, ...common } = options
+  const { table, pollInterval, connectTimeout, commandTimeout, ...given } = options
+  const lease = given.lease ?? leaseFrom(env.QUEUE_LEASE_MS)
+  const common = { ...given, ...(lease !== undefined && { lease }) }
   switch (backend) {
     case 'postgres': {
       if (db === undefined) {
@@ -65,4 +69,16 @@ export function queueFromEnv(
         `${where}: QUEUE_BACKEND must be 'postgres' or 'redis', got ${JSON.stringify(env.QUEUE_BACKEND)}`,
       )
   }
+}
+
+/** `QUEUE_LEASE_MS`, when set: whole milliseconds, 10 or more (the least lease the queues take). */
+function leaseFrom(text: string | undefined): number | undefined {
+  const trimmed = text?.trim()
+  if (!trimmed) return undefined
+  if (!/^\d+$/.test(trimmed) || Number(trimmed) < 10) {
+    throw new TypeError(
+      `queueFromEnv(): QUEUE_LEASE_MS must be a whole number of milliseconds, 10 or more, got ${JSON.stringify(text)}`,
+    )
+  }
+  return Number(trimmed)
 }

@@ -36,3 +36,37 @@ test('QUEUE_BACKEND=redis keeps the tasks at REDIS_URL, under QUEUE_PREFIX', asy
     await deleteKeys(prefix)
   }
 })
+
+test('QUEUE_LEASE_MS is how long a delivery holds its task: a claimed task is leased that far ahead', async () => {
+  const table = `lease_env_${process.pid}`
+  await using queue = queueFromEnv({ QUEUE_LEASE_MS: ' 5000 ' }, db, { table })
+  let release = (): void => {}
+  const claimed = new Promise<void>((entered) => {
+    queue.worker('lease-check', async () => {
+      entered()
+      await new Promise<void>((resolve) => {
+        release = resolve
+      })
+    })
+  })
+  const enqueuedAt = Date.now()
+  await queue.enqueue('lease-check', {})
+  await claimed
+  const [row] = (
+    await db.query<{ ms: number }>(`SELECT extract(epoch FROM lease_until) * 1000 AS ms FROM ${table}`)
+  ).rows
+  release()
+  const ahead = Number(row?.ms) - enqueuedAt
+  assert.ok(ahead >= 4_900 && ahead <= 5_000 + (Date.now() - enqueuedAt), `leased ${ahead} ms ahead`)
+})
+
+test('a QUEUE_LEASE_MS that is not a whole number of milliseconds, 10 or more, is refused naming it', () => {
+  for (const value of ['5s', '-1', '1.5', '9']) {
+    assert.throws(() => queueFromEnv({ QUEUE_LEASE_MS: value }, db), {
+      name: 'TypeError',
+      message: new RegExp(
+        `^queueFromEnv\\(\\): QUEUE_LEASE_MS must be a whole number of milliseconds, 10 or more, got "${value.replace('.', '\\.')}"$`,
+      ),
+    })
+  }
+})

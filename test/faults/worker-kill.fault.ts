@@ -3,7 +3,8 @@
 // decision" delivery waits inside its INSERT; then it kills the worker, lets the lock go and starts a
 // new worker. The killed deliveries' leases run out (5 s: QUEUE_LEASE_MS; the default is 30 s), and
 // the new worker delivers those tasks again: every task completes, none is lost, each ranking is
-// logged once. On both queue backends: PostgreSQL (leases swept by the workers) and Redis (BullMQ's stalled-job check).
+// logged once. On both queue backends: PostgreSQL (leases swept by the workers) and Redis (BullMQ's
+// stalled-job check).
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { Queue } from 'bullmq'

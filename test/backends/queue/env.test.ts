@@ -52,10 +52,14 @@ test('QUEUE_LEASE_MS is how long a delivery holds its task: a claimed task is le
   const enqueuedAt = Date.now()
   await queue.enqueue('lease-check', {})
   await claimed
-  const [row] = (
-    await db.query<{ ms: number }>(`SELECT extract(epoch FROM lease_until) * 1000 AS ms FROM ${table}`)
-  ).rows
-  release()
+  let row: { ms: number } | undefined
+  try {
+    ;[row] = (
+      await db.query<{ ms: number }>(`SELECT extract(epoch FROM lease_until) * 1000 AS ms FROM ${table}`)
+    ).rows
+  } finally {
+    release() // else closing the queue would wait for the delivery forever
+  }
   const ahead = Number(row?.ms) - enqueuedAt
   assert.ok(ahead >= 4_900 && ahead <= 5_000 + (Date.now() - enqueuedAt), `leased ${ahead} ms ahead`)
 })

@@ -67,17 +67,21 @@ export class SpanColumns {
     return this.#names.push(name)
   }
 
-  /** Records the end of span `serial`; the first end recorded wins (later ones are ignored). */
-  close(serial: number, status: Exclude<SpanStatus, 'unset'>, end: number, error: string | undefined): void {
+  /**
+   * Records the end of span `serial` with `error` (an Error, or any reason) as its message; the first
+   * end recorded wins: false when the span had ended already.
+   */
+  close(serial: number, status: Exclude<SpanStatus, 'unset'>, end: number, error: unknown): boolean {
     const i = serial - 1
-    if (!Number.isNaN(this.#times[2 * i + 1])) return
+    if (!Number.isNaN(this.#times[2 * i + 1])) return false
     this.#open -= 1
     this.#times[2 * i + 1] = end
     this.#codes[i] = (this.#codes[i] as number) + SPAN_STATUSES.indexOf(status)
     if (error !== undefined) {
       this.#errors ??= []
-      this.#errors[i] = error
+      this.#errors[i] = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
     }
+    return true
   }
 
   name(serial: number): string {

@@ -91,14 +91,7 @@ export class Span {
 
   /** Closes the span; later calls are ignored, so the first outcome recorded wins. */
   finish(status: Exclude<SpanStatus, 'unset'>, error?: unknown): void {
-    if (this.end !== undefined) return
-    const message =
-      error === undefined
-        ? undefined
-        : error instanceof Error
-          ? `${error.name}: ${error.message}`
-          : String(error)
-    this.trace.recorded.close(this.serial, status, clock().now(), message)
+    if (!this.trace.recorded.close(this.serial, status, clock().now(), error)) return
     if (this.parent === undefined) this.trace.finish()
   }
 
@@ -129,7 +122,7 @@ export class Trace {
   readonly #spanIds: SpanIds
   /** What the spans recorded; shared with `#compacted` once the trace has ended. */
   #recorded = new SpanColumns()
-  /** The span objects while the trace is recorded; undefined once compacted at its end. */
+  /** The span objects while the trace is recorded; undefined once it has ended and let them go (it is compacted then). */
   #spans: Span[] | undefined = []
   #compacted: CompactTrace | undefined = undefined
   /** The spans read back from `#compacted`, once asked for. */
@@ -166,9 +159,10 @@ export class Trace {
 
   /** Opens a span under `parent` (one of this trace's, or none for the root): `Span.child` and `startRoot` call this. */
   open(parent: Span | undefined, name: string, kind: SpanKind): Span {
-    if (this.#spans === undefined) {
+    if (this.#compacted !== undefined) {
       // Work the request left behind opened a span after the trace ended (rare: a request waits
-      // for its tasks): the trace is recorded live again, as it was before it was compacted.
+      // for its tasks): the trace is recorded live again, on a copy of its columns, so that the
+      // compacted form handed out stays as it was.
       this.#spans = [...this.spans]
       this.#recorded = new SpanColumns(this.#recorded)
       this.#compacted = undefined
@@ -176,7 +170,7 @@ export class Trace {
     }
     const serial = this.#recorded.open(parent?.serial ?? 0, name, kind, clock().now())
     const span = new Span(this, parent, serial)
-    this.#spans.push(span)
+    ;(this.#spans as Span[]).push(span)
     return span
   }
 
@@ -186,15 +180,17 @@ export class Trace {
   }
 
   /**
-   * The trace as it is now, in a form that costs the garbage collector far less to keep (a few
-   * arrays rather than an object per span): what a store of many recent traces holds. Its
-   * `toJSON()` is this trace's. A trace with a span still open stays as it is (its end is still to
-   * come), so this returns the trace itself then.
+   * The trace, once every span has ended, in a form that costs the garbage collector far less to keep
+   * (a few arrays rather than an object per span): what a store of many recent traces holds, and
+   * what the trace keeps itself once its listener has seen it (the same object). Its `toJSON()` is
+   * this trace's. A trace with a span still open stays as it is (its end is still to come), so this
+   * returns the trace itself then.
    */
   compact(): CompactTrace | Trace {
-    if (this.#compacted !== undefined) return this.#compacted
     if (!this.#recorded.closed) return this
-    return new CompactTrace(this.id, this.remoteParentId, this.#spanIds, new SpanColumns(this.#recorded))
+    // Every span has ended: only a late span could change the columns, and it copies them first.
+    this.#compacted ??= new CompactTrace(this.id, this.remoteParentId, this.#spanIds, this.#recorded)
+    return this.#compacted
   }
 
   /** Called as the root span ends: hands the trace to its listener, then compacts it (see the class comment). */
@@ -208,8 +204,7 @@ export class Trace {
       )
     }
     // A span still open (work the request left behind) records its end later: the trace stays live.
-    if (!this.#recorded.closed) return
-    this.#compacted = new CompactTrace(this.id, this.remoteParentId, this.#spanIds, this.#recorded)
+    if (this.compact() === this) return
     this.#spans = undefined
   }
 

@@ -12,7 +12,7 @@ import { scope } from 'weft'
 import { type Memcache, memcacheClient } from 'weft/memcache'
 import { type Database, embeddedDatabase, keyLoader, postgres } from 'weft/sql'
 import { createTestDatabase, startMemcached } from 'weft/testing'
-import { type Measured, measure, printTable, writeResults } from './harness.ts'
+import { type Measured, measure, printTable, ratiosTo, writeResults } from './harness.ts'
 
 const lookups = 100
 
@@ -22,13 +22,13 @@ function table(
   baseline: string,
   extra: Record<string, Record<string, number>> = {},
 ) {
-  const base = results.find((result) => result.name === baseline)?.nsPerUnit ?? Number.NaN
+  const ratios = ratiosTo(results, baseline)
   console.log(`\n${title}`)
   printTable(
     results.map((result) => ({
       variant: result.name,
       'µs per 100': (result.nsPerUnit * lookups) / 1000,
-      [`x ${baseline}`]: result.nsPerUnit / base,
+      [`x ${baseline}`]: ratios[result.name] ?? Number.NaN,
       ...extra[result.name],
     })),
   )
@@ -147,15 +147,15 @@ async function sqlBench(label: string, db: Database) {
     '100 single queries, all at once': { 'round trips': trips.allAtOnce },
   })
   await db.query('DROP TABLE bench_users')
-  const loader = results[0]?.nsPerUnit ?? Number.NaN
+  const vsLoader = ratiosTo(results, results[0]?.name ?? '')
   return {
     database: label,
     lookups,
     roundTrips: trips,
     results,
     speedup: {
-      oneByOne: (results[1]?.nsPerUnit ?? Number.NaN) / loader,
-      allAtOnce: (results[2]?.nsPerUnit ?? Number.NaN) / loader,
+      oneByOne: vsLoader[results[1]?.name ?? ''] ?? Number.NaN,
+      allAtOnce: vsLoader[results[2]?.name ?? ''] ?? Number.NaN,
     },
   }
 }

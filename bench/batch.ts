@@ -8,7 +8,7 @@
 import { createRequire } from 'node:module'
 import { currentSignal, type Scope, scope } from 'weft'
 import { loader } from 'weft/batch'
-import { type Measured, measure, printTable, writeResults } from './harness.ts'
+import { type Measured, measure, printTable, ratiosTo, writeResults } from './harness.ts'
 
 const require = createRequire(import.meta.url)
 const DataLoader = require('dataloader') as typeof import('dataloader')
@@ -111,7 +111,7 @@ async function compare(workload: Workload) {
     loadsPerRequest: workload.loads,
     roundTripsPerRequest: trips.weft,
     results,
-    ratioToDataLoader: ours.nsPerUnit / dataloader.nsPerUnit,
+    ratioToDataLoader: ratiosTo(results, dataloader.name)[ours.name] ?? Number.NaN,
   }
 }
 

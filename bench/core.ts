@@ -9,7 +9,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { Effect } from 'effect'
 import { configureTracing, map, type Scope, scope, type Task } from 'weft'
-import { type Measured, measure, printTable, writeResults } from './harness.ts'
+import { measure, printTable, ratiosTo, writeResults } from './harness.ts'
 
 const trivial = async (_context?: unknown): Promise<number> => 1
 const als = new AsyncLocalStorage<object>()
@@ -75,17 +75,14 @@ function variants(n: number) {
   ]
 }
 
-function ratioTo(results: Measured[], baseline: string): Record<string, number> {
-  const base = results.find((result) => result.name === baseline)?.nsPerUnit ?? Number.NaN
-  return Object.fromEntries(results.map((result) => [result.name, result.nsPerUnit / base]))
-}
-
 async function fanOut(n: number) {
   // 15 short rounds rather than fewer long ones: on a shared machine, a burst of load from elsewhere
   // spoils a round or two, and the median of 15 shrugs them off.
   const results = await measure(variants(n), { unitsPerOp: n, rounds: 15 })
-  const vsFloor = ratioTo(results, 'floor: Promise.all + ALS.run')
-  console.log(`\nFan-out of ${n} trivial async tasks (ns per task, median of rounds)`)
+  const vsFloor = ratiosTo(results, 'floor: Promise.all + ALS.run')
+  console.log(
+    `\nFan-out of ${n} trivial async tasks (ns per task, median of rounds; x floor: median of same-round ratios)`,
+  )
   printTable(
     results.map((result) => ({
       variant: result.name,
@@ -193,7 +190,7 @@ async function tracing() {
     ],
     { unitsPerOp: n },
   )
-  const vsOff = ratioTo(results, 'tracing off')
+  const vsOff = ratiosTo(results, 'tracing off')
   console.log(`\nTracing, fan-out of ${n} (ns per task)`)
   printTable(
     results.map((result) => ({

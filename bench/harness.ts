@@ -21,6 +21,25 @@ export interface Measured {
   nsPerUnit: number
   /** Spread between rounds: (max - min) / median. */
   spread: number
+  /** Nanoseconds per unit in each round, in round order (the rounds of one run line up across variants). */
+  perRound: number[]
+}
+
+/**
+ * Each variant's cost as a multiple of `baseline`'s: the median over rounds of the two costs measured
+ * in the same round. On a noisy machine a round that runs slow runs slow for every variant in it, so
+ * same-round ratios are steadier than the ratio of two medians taken over different rounds.
+ */
+export function ratiosTo(results: readonly Measured[], baseline: string): Record<string, number> {
+  const base = results.find((result) => result.name === baseline)
+  return Object.fromEntries(
+    results.map((result) => [
+      result.name,
+      base === undefined
+        ? Number.NaN
+        : median(result.perRound.map((ns, round) => ns / (base.perRound[round] ?? Number.NaN))),
+    ]),
+  )
 }
 
 /** The middle value of `values` (the mean of the two middle ones for an even count). */
@@ -51,7 +70,13 @@ export async function measure(
   for (const variant of variants) for (let i = 0; i < 50; i++) await variant.op() // warm up the JIT
   for (let round = 0; round < rounds; round++) {
     for (const variant of variants) {
+      // A full collection first, so that no variant pays for the garbage of the one before; then a
+      // third of a round unmeasured, because a full collection throws away optimized code (V8 marks
+      // it for deoptimization when objects it embeds die) and shrinks the young generation, which
+      // slows the next few tens of milliseconds of whatever runs, the more the more it allocates.
+      // A service under load reaches the steady state measured here between full collections.
       globalThis.gc?.()
+      await runFor(variant, msPerRound / 3)
       let ops = 0
       const start = process.hrtime.bigint()
       let elapsed = 0
@@ -66,8 +91,18 @@ export async function measure(
   return variants.map(({ name }) => {
     const values = samples.get(name) ?? []
     const mid = median(values)
-    return { name, nsPerUnit: mid, spread: (Math.max(...values) - Math.min(...values)) / mid }
+    return {
+      name,
+      nsPerUnit: mid,
+      spread: (Math.max(...values) - Math.min(...values)) / mid,
+      perRound: values,
+    }
   })
+}
+
+async function runFor(variant: Variant, ms: number): Promise<void> {
+  const start = process.hrtime.bigint()
+  while (Number(process.hrtime.bigint() - start) < ms * 1e6) await variant.op()
 }
 
 /** Writes a benchmark's figures to bench/results/<name>.json with the machine and runtime they came from. */

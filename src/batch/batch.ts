@@ -346,7 +346,7 @@ class SpanNode extends Node {
   readonly #root: Node
 
   constructor(root: Node, span: Span) {
-    super(root.name, root.deadline, span)
+    super(root.deadline, span)
     this.#root = root
     root.adopt(this)
     if (root.aborted) this.abort(root.reason)
@@ -355,6 +355,10 @@ class SpanNode extends Node {
   /** The batch has landed. */
   done(): void {
     this.leave()
+  }
+
+  get name(): string {
+    return this.#root.name
   }
 
   get scope(): Node {

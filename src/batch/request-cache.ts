@@ -67,7 +67,7 @@ export class RequestCache<K, V> extends Node {
   #flying: Batch<K, V> | undefined
 
   constructor(config: LoaderConfig<K, V>, root: Node | undefined, counters: Counters) {
-    super(config.name, root?.deadline, undefined)
+    super(root?.deadline, undefined)
     this.config = config
     this.request = root
     this.counters = counters
@@ -79,6 +79,10 @@ export class RequestCache<K, V> extends Node {
   }
 
   // Never the ambient node: these name the request's root.
+  get name(): string {
+    return this.config.name
+  }
+
   get scope(): Node {
     return this.request ?? this
   }

@@ -49,7 +49,7 @@ export abstract class Cancellable {
  */
 export abstract class Node extends Cancellable {
   /** Name shown in errors and spans. */
-  declare readonly name: string
+  abstract get name(): string
   /** The effective deadline in epoch ms (the earliest along the path to the root), if any. */
   declare readonly deadline: number | undefined
   /** This node's span while its request is traced, else undefined (tracing off costs one check). */
@@ -64,9 +64,8 @@ export abstract class Node extends Cancellable {
   declare private firstChild: Cancellable | undefined
   declare private lastChild: Cancellable | undefined
 
-  constructor(name: string, deadline: number | undefined, span: Span | undefined) {
+  constructor(deadline: number | undefined, span: Span | undefined) {
     super()
-    this.name = name
     this.deadline = deadline
     this.span = span
     this.controller = undefined

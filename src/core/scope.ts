@@ -4,7 +4,7 @@ import { type Clock, clock, type TimerHandle } from './clock.ts'
 import { AbortError, DeadlineExceeded, ScopeClosedError } from './errors.ts'
 import { ambient, isCancellation, Node, runAs } from './node.ts'
 import { onAbort } from './on-abort.ts'
-import { Task, type TaskFn } from './task.ts'
+import { Task, type TaskFn, taskName } from './task.ts'
 import { checkDuration, checkFunction, checkOptions, checkSignal, checkString, describe } from './validate.ts'
 
 /** Options of {@link scope}. */
@@ -106,6 +106,7 @@ export function scope<T>(
  * Not constructed directly; see {@link scope}.
  */
 export class Scope extends Node {
+  readonly #name: string
   readonly #parent: Node | undefined
   readonly #root: Scope
   /** The open scope this one was nested in: it counts this scope as running work until it settles. */
@@ -142,11 +143,16 @@ export class Scope extends Node {
   ) {
     const inherited = parent?.deadline
     const earlier = ownDeadline !== undefined && (inherited === undefined || ownDeadline < inherited)
-    super(name, earlier ? ownDeadline : inherited, span)
+    super(earlier ? ownDeadline : inherited, span)
+    this.#name = name
     this.#parent = parent
     this.#root = parent === undefined ? this : (parent.root as Scope)
     this.#ownDeadline = earlier ? ownDeadline : undefined
     this.#budget = budget
+  }
+
+  get name(): string {
+    return this.#name
   }
 
   get scope(): Scope {
@@ -185,9 +191,9 @@ export class Scope extends Node {
     }
     checkFunction('spawn()', 'fn', fn)
     this.#spawned += 1
-    const name = typeof nameOrFn === 'string' ? nameOrFn : fn.name || `task ${this.#spawned}`
-    if (!this.#open) throw new ScopeClosedError(this.name, name)
-    const task = new Task<T>(this, name)
+    const label = typeof nameOrFn === 'string' ? nameOrFn : fn
+    if (!this.#open) throw new ScopeClosedError(this.name, taskName(label, this.#spawned))
+    const task = new Task<T>(this, label, this.#spawned)
     this.#pending += 1
     this.adopt(task)
     if (this.aborted) {

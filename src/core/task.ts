@@ -2,7 +2,12 @@ import { AbortError } from './errors.ts'
 import { isCancellation, Node, runAs } from './node.ts'
 import type { Scope } from './scope.ts'
 
-/** What every spawned function is called with: the task's own cancellation signal and deadline. */
+/**
+ * What every spawned function is called with: the task's own cancellation signal and deadline.
+ * Destructure it (`async ({ signal }) => ...`) or read its fields; to pass it on with more fields, name
+ * them (`{ signal, deadline, retries: 3 }`): its signal is made on first read, by a getter that a
+ * spread copy (`{ ...context }`) does not keep.
+ */
 export interface TaskContext {
   /** Aborted when this task is cancelled (sibling failure, deadline, parent abort, `cancel()`). */
   readonly signal: AbortSignal
@@ -38,16 +43,32 @@ export type TaskState = 'running' | 'fulfilled' | 'rejected' | 'cancelled'
  */
 export class Task<T = unknown> extends Node implements PromiseLike<T>, TaskContext {
   readonly #scope: Scope
+  /**
+   * The name given to `spawn`, or the function to name the task after. Reading a function's `name`
+   * costs as much as a tenth of a task, so an unnamed task is named only when someone asks.
+   */
+  #label: string | ((context: TaskContext) => unknown)
+  /** The task's number in its scope, for the name of an anonymous function's task. */
+  readonly #ordinal: number
   #state: TaskState = 'running'
   #outcome: unknown
   // Typed `unknown` so that a Task<T> is assignable to Task<unknown> (the field's resolve would
   // otherwise make Task invariant in T).
   #waiter: PromiseWithResolvers<unknown> | undefined
 
-  /** @internal Created by `Scope.spawn`. */
-  constructor(scope: Scope, name: string) {
-    super(name, scope.deadline, scope.span?.child(name, 'task'))
+  /** @internal Created by `Scope.spawn`: `label` is the name given, or else the function. */
+  constructor(scope: Scope, label: string | TaskFn<T>, ordinal: number) {
+    const span = scope.span?.child(taskName(label, ordinal), 'task')
+    super(scope.deadline, span)
     this.#scope = scope
+    this.#label = label
+    this.#ordinal = ordinal
+  }
+
+  /** The name given to `spawn`, else the function's name, else `task N` (its number in its scope). */
+  get name(): string {
+    if (typeof this.#label !== 'string') this.#label = taskName(this.#label, this.#ordinal)
+    return this.#label
   }
 
   get state(): TaskState {
@@ -149,16 +170,37 @@ export class Task<T = unknown> extends Node implements PromiseLike<T>, TaskConte
   }
 }
 
+/** @internal A task's name: the one given to `spawn`, else its function's, else `task N`. */
+export function taskName(label: string | ((context: TaskContext) => unknown), ordinal: number): string {
+  return typeof label === 'string' ? label : label.name || `task ${ordinal}`
+}
+
 const spanStatus = { fulfilled: 'ok', rejected: 'error', cancelled: 'cancelled' } as const
 
 /**
- * The `{ signal, deadline }` a task's function receives: a plain object, so that spreading it keeps
- * the signal (`{ ...context, retries: 3 }`), and not the task itself, which is awaitable. Creating the
- * task's controller here costs about 40 ns; what makes naive cancellation expensive is a listener per
- * task on the parent's signal, and weft adds none (the tree aborts its nodes by direct calls).
+ * The `{ signal, deadline }` a task's function receives; not the task itself, which is awaitable.
+ * The signal is made when first read: an AbortController and its signal cost a trivial task about as
+ * much as everything else weft does for it (bench:core), and most such tasks never read theirs. So
+ * `signal` is a getter of this class rather than an own property: destructure it or read it; a spread
+ * copy (`{ ...context }`) keeps the deadline alone. (An own getter, per object, costs more than the
+ * controller it would save.)
  */
+class Context implements TaskContext {
+  readonly #task: Task<unknown>
+  readonly deadline: number | undefined
+
+  constructor(task: Task<unknown>) {
+    this.#task = task
+    this.deadline = task.deadline
+  }
+
+  get signal(): AbortSignal {
+    return this.#task.signal
+  }
+}
+
 function contextOf(task: Task<unknown>): TaskContext {
-  return { signal: task.signal, deadline: task.deadline }
+  return new Context(task)
 }
 
 function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {

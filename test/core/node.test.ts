@@ -4,9 +4,11 @@ import { Node } from '../../src/core/node.ts'
 
 /** A bare node of the cancellation tree, with a hook on its own cancellation. */
 class Leaf extends Node {
+  readonly name: string
   readonly onCancel: () => void
   constructor(name: string, onCancel: () => void = () => {}) {
-    super(name, undefined, undefined)
+    super(undefined, undefined)
+    this.name = name
     this.onCancel = onCancel
   }
   get scope(): Node {

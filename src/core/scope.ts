@@ -66,7 +66,7 @@ export function scope<T>(
   optionsOrFn: ScopeOptions | ((s: Scope) => T | PromiseLike<T>),
   maybeFn?: (s: Scope) => T | PromiseLike<T>,
 ): Promise<T> {
-  const options = typeof optionsOrFn === 'function' ? {} : optionsOrFn
+  const options = typeof optionsOrFn === 'function' ? noOptions : optionsOrFn
   const fn = typeof optionsOrFn === 'function' ? optionsOrFn : maybeFn
   checkOptions('scope()', options)
   checkFunction('scope()', 'fn', fn)
@@ -86,7 +86,7 @@ export function scope<T>(
     throw new TypeError(`scope(): options.trace must be a boolean or a function, got ${describe(trace)}`)
   }
   if (traceParent !== undefined) checkRemoteParent(traceParent)
-  if (!spanKinds.has(kind)) {
+  if (kind !== 'scope' && !spanKinds.has(kind)) {
     throw new TypeError(
       `scope(): options.kind must be one of ${[...spanKinds].join(', ')}, got ${describe(kind)}`,
     )
@@ -130,8 +130,8 @@ export class Scope extends Node {
   #stopWatchingForeign: (() => void) | undefined
   /** The promise `scope()` returned, settled by `#finished`. */
   #done: PromiseWithResolvers<unknown> | undefined
-  /** Errors raised after the first failure, other than the cancellation itself. */
-  readonly suppressed: unknown[] = []
+  /** Made for the first error raised after the first failure: most scopes never need it. */
+  #suppressed: unknown[] | undefined
 
   /** @internal Created by {@link scope}. */
   constructor(
@@ -162,6 +162,11 @@ export class Scope extends Node {
   /** The outermost scope of this request. */
   get root(): Scope {
     return this.#root
+  }
+
+  /** Errors raised after the first failure, other than the cancellation itself, in order. */
+  get suppressed(): readonly unknown[] {
+    return this.#suppressed ?? noErrors
   }
 
   /** True once the scope has settled; `spawn` then throws. */
@@ -281,7 +286,8 @@ export class Scope extends Node {
       this.#error = error
       this.abort(error)
     } else if (error !== this.#error && !isCancellation(error, this.reason)) {
-      this.suppressed.push(error)
+      this.#suppressed ??= []
+      this.#suppressed.push(error)
     }
   }
 
@@ -297,7 +303,7 @@ export class Scope extends Node {
     if (this.#timer !== undefined) this.#timerClock?.clearTimeout(this.#timer)
     this.#stopWatchingForeign?.()
     this.#parent?.release(this)
-    if (this.#failed && this.suppressed.length > 0) attachSuppressed(this.#error, this.suppressed)
+    if (this.#failed && this.#suppressed !== undefined) attachSuppressed(this.#error, this.#suppressed)
     if (!this.#failed) this.span?.finish('ok')
     else this.span?.finish(this.#error instanceof AbortError ? 'cancelled' : 'error', this.#error)
     if (this.#failed) this.#done?.reject(this.#error)
@@ -324,6 +330,8 @@ function attachSuppressed(error: unknown, suppressed: readonly unknown[]): void 
 }
 
 const spanKinds: ReadonlySet<unknown> = new Set(SPAN_KINDS)
+const noOptions: ScopeOptions = Object.freeze({})
+const noErrors: readonly unknown[] = Object.freeze([])
 
 /** A nested scope joins its parent's trace (or its parent's being untraced) unless `trace` says otherwise. */
 function spanFor(

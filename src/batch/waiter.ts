@@ -27,24 +27,37 @@ export function cancelled<T>(what: string, reason: unknown): Promise<T> {
  * nobody wants any more.
  */
 export abstract class Shared<T> {
-  #state: State = PENDING
-  #value: unknown
+  // Declared for the type checker and assigned in the constructor, not initialized where declared:
+  // V8 runs each class's field initializers as a function of its own, about 10 ns for every key a
+  // request loads (its Entry) or fetch the shared cache makes. Private to this class by convention.
+  declare private state: State
+  declare private value: unknown
   /** The promise shared by the callers that cannot be cancelled (made for the first of them). */
-  #promise: Promise<T> | undefined
-  #resolve: ((value: T) => void) | undefined
-  #reject: ((error: unknown) => void) | undefined
+  declare private promise: Promise<T> | undefined
+  declare private resolveShared: ((value: T) => void) | undefined
+  declare private rejectShared: ((error: unknown) => void) | undefined
   /** Waiters not yet settled, newest first: a linked list, so a key with one caller costs no array. */
-  #waiters: Waiter<T> | undefined
+  declare private waiters: Waiter<T> | undefined
   /** Callers still interested: each waiter, plus one for the shared promise (which never gives up). */
-  #live = 0
+  declare private live: number
+
+  constructor() {
+    this.state = PENDING
+    this.value = undefined
+    this.promise = undefined
+    this.resolveShared = undefined
+    this.rejectShared = undefined
+    this.waiters = undefined
+    this.live = 0
+  }
 
   get pending(): boolean {
-    return this.#state === PENDING
+    return this.state === PENDING
   }
 
   /** Whether anyone still waits for this pending outcome. */
   get wanted(): boolean {
-    return this.#live > 0
+    return this.live > 0
   }
 
   /** What the AbortError of a cancelled caller says was cancelled, e.g. `load of "users"`. */
@@ -62,72 +75,72 @@ export abstract class Shared<T> {
    * key by the same caller share one promise, since they can only be cancelled together.
    */
   join(owner: Node | undefined, signal: AbortSignal | undefined): Promise<T> {
-    if (this.#state !== PENDING) return this.settledPromise()
-    if (owner === undefined && signal === undefined) return this.#shared()
-    const latest = this.#waiters
+    if (this.state !== PENDING) return this.settledPromise()
+    if (owner === undefined && signal === undefined) return this.shared()
+    const latest = this.waiters
     if (latest !== undefined && latest.owner === owner && latest.cancelSignal === signal)
       return latest.promise
     const waiter = new Waiter<T>(this.describe(), owner, signal, this)
     waiter.next = latest
-    this.#waiters = waiter
-    if (++this.#live === 1) this.onWanted()
+    this.waiters = waiter
+    if (++this.live === 1) this.onWanted()
     waiter.listen()
     return waiter.promise
   }
 
-  #shared(): Promise<T> {
-    if (this.#promise === undefined) {
-      this.#promise = new Promise<T>((resolve, reject) => {
-        this.#resolve = resolve
-        this.#reject = reject
+  private shared(): Promise<T> {
+    if (this.promise === undefined) {
+      this.promise = new Promise<T>((resolve, reject) => {
+        this.resolveShared = resolve
+        this.rejectShared = reject
       })
-      if (++this.#live === 1) this.onWanted()
+      if (++this.live === 1) this.onWanted()
     }
-    return this.#promise
+    return this.promise
   }
 
   /** A promise of the outcome once it has settled (a caller who cannot be cancelled any more). */
   settledPromise(): Promise<T> {
-    if (this.#state === FULFILLED) return Promise.resolve(this.#value as T)
-    const rejected = Promise.reject(this.#value)
+    if (this.state === FULFILLED) return Promise.resolve(this.value as T)
+    const rejected = Promise.reject(this.value)
     rejected.catch(ignore)
     return rejected
   }
 
   resolve(value: T): void {
-    this.#settle(FULFILLED, value, false)
+    this.settleAll(FULFILLED, value, false)
   }
 
   /** Fails every waiter; `quiet` marks a cancellation, which no caller is obliged to observe. */
   reject(error: unknown, quiet = false): void {
-    this.#settle(REJECTED, error, quiet)
+    this.settleAll(REJECTED, error, quiet)
   }
 
   /** @internal A waiter was cancelled before the outcome settled. */
   left(reason: unknown): void {
-    if (this.#state === PENDING && --this.#live === 0) this.onAbandoned(reason)
+    if (this.state === PENDING && --this.live === 0) this.onAbandoned(reason)
   }
 
-  #settle(state: State, value: unknown, quiet: boolean): void {
-    if (this.#state !== PENDING) return
-    this.#state = state
-    this.#value = value
-    if (this.#promise !== undefined) {
-      if (state === FULFILLED) this.#resolve?.(value as T)
+  private settleAll(state: State, value: unknown, quiet: boolean): void {
+    if (this.state !== PENDING) return
+    this.state = state
+    this.value = value
+    if (this.promise !== undefined) {
+      if (state === FULFILLED) this.resolveShared?.(value as T)
       else {
-        if (quiet) this.#promise.catch(ignore)
-        this.#reject?.(value)
+        if (quiet) this.promise.catch(ignore)
+        this.rejectShared?.(value)
       }
     }
     // Newest first in the list: reversed, so that callers hear in the order they asked.
     let oldest: Waiter<T> | undefined
-    for (let waiter = this.#waiters; waiter !== undefined; ) {
+    for (let waiter = this.waiters; waiter !== undefined; ) {
       const next = waiter.next
       waiter.next = oldest
       oldest = waiter
       waiter = next
     }
-    this.#waiters = undefined
+    this.waiters = undefined
     for (let waiter = oldest; waiter !== undefined; ) {
       const next = waiter.next
       waiter.next = undefined

@@ -147,9 +147,10 @@ export function printTable(rows: Record<string, string | number>[]): void {
 export async function startProcess(
   args: string[],
   env: Record<string, string>,
+  cwd = join(import.meta.dirname, '..'),
 ): Promise<{ child: ChildProcess; line: string }> {
   const child = spawn(process.execPath, ['--conditions=source', ...args], {
-    cwd: join(import.meta.dirname, '..'),
+    cwd,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   })

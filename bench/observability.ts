@@ -38,7 +38,11 @@ const CONNECTIONS = 20
 const RATE = Number(process.env.RATE ?? 150)
 // VARIANTS='off;on' (with off, the base of the ratios) measures only those, in every part unless
 // IN_MEMORY=0, ON_SERVERS=0 or IN_PROCESS=0, and writes no results file: for trying a change.
+// In the HTTP parts a variant may end in `@base`: its server runs from the checkout at BASELINE (say a
+// git worktree of an earlier commit, its node_modules linked), so that a change and what came before
+// it are measured side by side in the same rounds; `on@base` is compared with `off@base`.
 const chosen = process.env.VARIANTS?.split(';')
+const BASELINE = process.env.BASELINE
 const httpVariants = chosen ?? ['off', 'metrics,logs', 'on', 'on,otlp10', 'on,otlp']
 const serverVariants = chosen ?? ['off', 'metrics,logs', 'on']
 const SERVER_RATE = Number(process.env.SERVER_RATE ?? 60)
@@ -103,7 +107,15 @@ interface Served {
 }
 
 async function serve(name: string, env: Record<string, string>): Promise<Served> {
-  const { child, line } = await startProcess(['bench/observability-server.ts'], { OBSERVE: name, ...env })
+  const [observe = name, checkout] = name.split('@')
+  if (checkout !== undefined && (checkout !== 'base' || BASELINE === undefined)) {
+    throw new Error(`variant ${name}: only @base is known, and it needs BASELINE (a checkout to run)`)
+  }
+  const { child, line } = await startProcess(
+    ['bench/observability-server.ts'],
+    { OBSERVE: observe, ...env },
+    checkout === undefined ? undefined : BASELINE,
+  )
   const url = line.trim()
   const requests = await returningVisitor(async (path) => {
     const response = await fetch(`${url}${path}`, { headers: { 'x-forwarded-for': '94.132.0.1' } })
@@ -116,6 +128,11 @@ async function serve(name: string, env: Record<string, string>): Promise<Served>
     stop: () => stopProcess(child),
     requests: requests.map((request) => ({ method: 'GET' as const, ...request })),
   }
+}
+
+/** The variant a variant is compared with: `off` of the same checkout. */
+function offOf(variant: string): string {
+  return variant.endsWith('@base') ? 'off@base' : 'off'
 }
 
 async function drive(server: Served, rate?: number) {
@@ -164,8 +181,9 @@ async function httpPart(variants: string[], env: Record<string, string>, rate: n
       console.log(`round ${r + 1}/${ROUNDS}: ${line.join('; ')}`)
     }
     const rows = variants.map((name) => {
-      const cpuVsOff = ratios(cpu.get(name) as number[], cpu.get('off') as number[])
-      const throughputVsOff = ratios(throughput.get(name) as number[], throughput.get('off') as number[])
+      const off = offOf(name)
+      const cpuVsOff = ratios(cpu.get(name) as number[], cpu.get(off) as number[])
+      const throughputVsOff = ratios(throughput.get(name) as number[], throughput.get(off) as number[])
       return {
         variant: name,
         cpuMsPerRequest: round(median(cpu.get(name) as number[])),

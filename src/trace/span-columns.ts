@@ -131,6 +131,18 @@ export class SpanColumns {
     return own
   }
 
+  /**
+   * Adds `attributes` to span `serial`'s. A span with none yet gets a copy of the object as it is:
+   * one copy of a literal's shape, rather than a property added (and the object's shape changed) at
+   * a time, which is how the adapters give the attributes each of their spans opens with.
+   */
+  setAttributes(serial: number, attributes: Attributes): void {
+    this.#attributes ??= []
+    const own = this.#attributes[serial - 1]
+    if (own === undefined) this.#attributes[serial - 1] = { ...attributes }
+    else Object.assign(own, attributes)
+  }
+
   /** Span `serial` as data, with the ids of `trace`. */
   data(serial: number, trace: TraceIds): SpanData {
     const parent = this.parent(serial)

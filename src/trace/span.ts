@@ -89,6 +89,12 @@ export class Span {
     return this
   }
 
+  /** Sets several attributes at once (cheaper than one by one for a span that has none yet); returns the span. */
+  setAttributes(attributes: Readonly<Record<string, AttributeValue>>): this {
+    this.trace.recorded.setAttributes(this.serial, attributes)
+    return this
+  }
+
   /** Closes the span; later calls are ignored, so the first outcome recorded wins. */
   finish(status: Exclude<SpanStatus, 'unset'>, error?: unknown): void {
     if (!this.trace.recorded.close(this.serial, status, clock().now(), error)) return

@@ -109,6 +109,6 @@ export function startSpan(
   attributes?: Record<string, AttributeValue>,
 ): Span | undefined {
   const span = ambient.getStore()?.span?.child(name, kind)
-  if (span !== undefined && attributes !== undefined) Object.assign(span.attributes, attributes)
+  if (span !== undefined && attributes !== undefined) span.setAttributes(attributes)
   return span
 }

@@ -51,6 +51,22 @@ describe('span ids', () => {
     json.attributes['db.hits'] = 2
     assert.equal(span.attributes['db.hits'], 1)
   })
+
+  test('setAttributes: a copy of the object given, merged into any attributes already set', () => {
+    const span = new Trace().startRoot('root')
+    const shared = { 'db.system': 'redis', 'server.address': '127.0.0.1:6379' }
+    span.setAttributes(shared).setAttributes({ 'db.operation.name': 'mget' })
+    shared['db.system'] = 'changed'
+    assert.deepEqual(span.attributes, {
+      'db.system': 'redis',
+      'server.address': '127.0.0.1:6379',
+      'db.operation.name': 'mget',
+    })
+    const other = new Trace().startRoot('other')
+    other.setAttributes(shared)
+    span.setAttribute('db.system', 'memcached')
+    assert.equal(other.attributes['db.system'], 'changed', 'spans never share an attributes object')
+  })
 })
 
 describe('Trace.compact()', () => {

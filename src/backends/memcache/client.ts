@@ -1,4 +1,4 @@
-import { currentDeadline, currentSignal, remaining } from '../../core/context.ts'
+import { currentDeadline, currentSignal, currentSpan, remaining } from '../../core/context.ts'
 import { BackendUnavailable, isAbort } from '../../core/errors.ts'
 import { checkDuration, checkOptions, checkSignal, describe } from '../../core/validate.ts'
 import type { Span } from '../../trace/span.ts'
@@ -281,12 +281,14 @@ export class ShardedMemcache implements Memcache {
 
 /** The span of one call, when the request is traced (attributes are only built then). */
 function clientSpan(method: string, address?: string): Span | undefined {
-  const span = startSpan(`memcache.${method}`, 'client')
-  if (span === undefined) return undefined
-  span.setAttribute('db.system', 'memcached')
-  span.setAttribute('db.operation.name', method)
-  if (address !== undefined) span.setAttribute('server.address', address)
-  return span
+  if (currentSpan() === undefined) return undefined
+  return startSpan(
+    `memcache.${method}`,
+    'client',
+    address === undefined
+      ? { 'db.system': 'memcached', 'db.operation.name': method }
+      : { 'db.system': 'memcached', 'db.operation.name': method, 'server.address': address },
+  )
 }
 
 function hitAttributes(span: Span, result: unknown): void {

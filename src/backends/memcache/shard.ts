@@ -354,21 +354,28 @@ export class Batch {
       }
     }
     for (const { parent, calls } of traces.values()) {
-      const span = parent.child('memcache.batch', 'batch')
-      span.setAttribute('db.system', 'memcached')
-      span.setAttribute('server.address', this.#shard.address)
-      span.setAttribute('memcache.batch.size', this.#ops.length)
-      span.setAttribute('memcache.batch.calls', calls)
+      // Every attribute from the start, the counts filled in at the end: the object keeps one shape.
+      const span = parent.child('memcache.batch', 'batch').setAttributes({
+        'db.system': 'memcached',
+        'server.address': this.#shard.address,
+        'memcache.batch.size': this.#ops.length,
+        'memcache.batch.calls': calls,
+        'memcache.bytes_out': 0,
+        'memcache.bytes_in': 0,
+        'memcache.hits': 0,
+        'memcache.misses': 0,
+      })
       this.#spans.push(span)
     }
   }
 
   #closeSpans(error?: Error): void {
     for (const span of this.#spans) {
-      span.setAttribute('memcache.bytes_out', this.#bytesOut)
-      span.setAttribute('memcache.bytes_in', this.#bytesIn)
-      span.setAttribute('memcache.hits', this.#hits)
-      span.setAttribute('memcache.misses', this.#misses)
+      const { attributes } = span
+      attributes['memcache.bytes_out'] = this.#bytesOut
+      attributes['memcache.bytes_in'] = this.#bytesIn
+      attributes['memcache.hits'] = this.#hits
+      attributes['memcache.misses'] = this.#misses
       if (error === undefined) span.finish('ok')
       else span.finish('error', error)
     }

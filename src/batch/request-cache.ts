@@ -6,8 +6,8 @@ import { cancelled, Shared, Waiter } from './waiter.ts'
 
 /** One key of a request cache: the value being fetched, or fetched already. */
 export class Entry<K, V> extends Shared<V> {
-  // Declared for the type checker and assigned in the constructor: Shared declares fields already,
-  // and V8 runs each class's field declarations as an initializer of its own (about 10 ns per key).
+  // Declared for the type checker and assigned in the constructor, as Shared's are: V8 runs each
+  // class's field declarations as an initializer of its own (about 10 ns per key).
   declare readonly key: K
   declare readonly cacheKey: unknown
   /** The batch fetching it (then the last one that did: a settled entry is let go at once). */

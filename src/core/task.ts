@@ -96,7 +96,7 @@ export class Task<T = unknown> extends Node implements PromiseLike<T>, TaskConte
   start(fn: TaskFn<T>): void {
     let result: T | PromiseLike<T>
     try {
-      result = runAs(this, fn, contextOf(this))
+      result = runAs(this, fn, new Context(this))
     } catch (error) {
       this.#finish(false, error)
       return
@@ -197,10 +197,6 @@ class Context implements TaskContext {
   get signal(): AbortSignal {
     return this.#task.signal
   }
-}
-
-function contextOf(task: Task<unknown>): TaskContext {
-  return new Context(task)
 }
 
 function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {

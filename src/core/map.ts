@@ -48,12 +48,18 @@ export function map<T, R>(
   return scope({ name }, (s) => {
     const results = new Array<R>(input.length)
     let started = 0
+    const settled = (index: number, value: R): void => {
+      results[index] = value
+      if (started < input.length && !s.aborted) startNext()
+    }
     const startNext = (): void => {
       const index = started++
-      s.spawn(`${name}[${index}]`, async (context) => {
-        results[index] = await fn(input[index] as T, index, context)
-        if (started < input.length && !s.aborted) startNext()
-      })
+      // A reaction rather than an async function around each call: no generator and no await per
+      // item. Always a reaction, even for a value returned at once, so that a long run of items
+      // that answer synchronously starts each next one from a fresh stack, not from the last one's.
+      s.spawn(`${name}[${index}]`, (context) =>
+        Promise.resolve(fn(input[index] as T, index, context)).then((value) => settled(index, value)),
+      )
     }
     while (started < Math.min(concurrency, input.length)) startNext()
     return results

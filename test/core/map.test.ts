@@ -91,6 +91,17 @@ describe('map', () => {
     assert.deepEqual(seen, ['caller', 'caller', 'caller'])
   })
 
+  test('a long run of items that answer at once, one at a time, starts each from a fresh stack', async () => {
+    const count = 50_000
+    const doubled = await map(
+      Array.from({ length: count }, (_, i) => i),
+      (i) => i * 2,
+      { concurrency: 1 },
+    )
+    assert.equal(doubled.length, count)
+    assert.equal(doubled[count - 1], 2 * (count - 1))
+  })
+
   test('an empty input resolves to an empty array without calling fn', async () => {
     assert.deepEqual(await map([], () => assert.fail('not called')), [])
   })

@@ -348,7 +348,7 @@ describe('a task spawned into a cancelled scope', () => {
 })
 
 describe('a task', () => {
-  test('calls its function with { signal, deadline }: the signal made on first read; not awaitable', async () => {
+  test('calls its function with { signal, deadline }, to read or destructure; not awaitable', async () => {
     await scope({ deadline: 60_000 }, async (s) => {
       let context: TaskContext | undefined
       const task = s.spawn('reads its context', (received) => {

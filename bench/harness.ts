@@ -77,14 +77,7 @@ export async function measure(
       // A service under load reaches the steady state measured here between full collections.
       globalThis.gc?.()
       await runFor(variant, msPerRound / 3)
-      let ops = 0
-      const start = process.hrtime.bigint()
-      let elapsed = 0
-      while (elapsed < msPerRound * 1e6) {
-        await variant.op()
-        ops += 1
-        elapsed = Number(process.hrtime.bigint() - start)
-      }
+      const { ops, elapsed } = await runFor(variant, msPerRound)
       samples.get(variant.name)?.push(elapsed / (ops * unitsPerOp))
     }
   }
@@ -100,9 +93,17 @@ export async function measure(
   })
 }
 
-async function runFor(variant: Variant, ms: number): Promise<void> {
+/** Runs `variant` for about `ms`: how many operations, in how many nanoseconds. */
+async function runFor(variant: Variant, ms: number): Promise<{ ops: number; elapsed: number }> {
   const start = process.hrtime.bigint()
-  while (Number(process.hrtime.bigint() - start) < ms * 1e6) await variant.op()
+  let ops = 0
+  let elapsed = 0
+  while (elapsed < ms * 1e6) {
+    await variant.op()
+    ops += 1
+    elapsed = Number(process.hrtime.bigint() - start)
+  }
+  return { ops, elapsed }
 }
 
 /** Writes a benchmark's figures to bench/results/<name>.json with the machine and runtime they came from. */

@@ -2,7 +2,6 @@ import { currentDeadline, currentSignal, currentSpan, remaining } from '../../co
 import { BackendUnavailable, isAbort } from '../../core/errors.ts'
 import { checkDuration, checkOptions, checkSignal, describe } from '../../core/validate.ts'
 import type { Span } from '../../trace/span.ts'
-import { startSpan } from '../../trace/tracing.ts'
 import {
   type Command,
   counterCommand,
@@ -281,14 +280,13 @@ export class ShardedMemcache implements Memcache {
 
 /** The span of one call, when the request is traced (attributes are only built then). */
 function clientSpan(method: string, address?: string): Span | undefined {
-  if (currentSpan() === undefined) return undefined
-  return startSpan(
-    `memcache.${method}`,
-    'client',
-    address === undefined
-      ? { 'db.system': 'memcached', 'db.operation.name': method }
-      : { 'db.system': 'memcached', 'db.operation.name': method, 'server.address': address },
-  )
+  return currentSpan()
+    ?.child(`memcache.${method}`, 'client')
+    .setAttributes(
+      address === undefined
+        ? { 'db.system': 'memcached', 'db.operation.name': method }
+        : { 'db.system': 'memcached', 'db.operation.name': method, 'server.address': address },
+    )
 }
 
 function hitAttributes(span: Span, result: unknown): void {

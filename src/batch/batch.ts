@@ -1,6 +1,7 @@
 import { type Clock, clock, type TimerHandle } from '../core/clock.ts'
 import { AbortError } from '../core/errors.ts'
 import { ambient, Node } from '../core/node.ts'
+import type { Scope } from '../core/scope.ts'
 import { describe } from '../core/validate.ts'
 import type { Span } from '../trace/span.ts'
 import type { Entry, RequestCache } from './request-cache.ts'
@@ -320,7 +321,7 @@ export class Batch<K, V> implements BatchContext {
     // An Error as a value is that key's answer: cached like any other, as in DataLoader.
     if (value instanceof Error) entry.reject(value)
     else entry.resolve(value)
-    this.#cache.answered(entry, value)
+    this.#cache.answered(entry)
   }
 
   #fail(entry: Entry<K, V>, error: unknown): void {
@@ -343,9 +344,9 @@ export class Batch<K, V> implements BatchContext {
  * request's context as it is, and this costs nothing.
  */
 class SpanNode extends Node {
-  readonly #root: Node
+  readonly #root: Scope
 
-  constructor(root: Node, span: Span) {
+  constructor(root: Scope, span: Span) {
     super(root.deadline, span)
     this.#root = root
     root.adopt(this)
@@ -365,7 +366,7 @@ class SpanNode extends Node {
     return this.#root
   }
 
-  get root(): Node {
+  get root(): Scope {
     return this.#root
   }
 

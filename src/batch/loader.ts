@@ -88,7 +88,6 @@ export class Loader<K, V> {
   /** Names the loader's batch spans (`<name>.batch`) and errors. */
   readonly name: string
   readonly #config: LoaderConfig<K, V>
-  readonly #requests = new WeakMap<Node, RequestCache<K, V>>()
   readonly #unscoped: RequestCache<K, V>
 
   /** @internal Use {@link loader}. */
@@ -165,10 +164,10 @@ export class Loader<K, V> {
   #cacheOf(node: Node | undefined): RequestCache<K, V> {
     if (node === undefined) return this.#unscoped
     const root = node.root
-    let cache = this.#requests.get(root)
+    let cache = root.locals.get(this) as RequestCache<K, V> | undefined
     if (cache === undefined) {
       cache = new RequestCache(this.#config, root, countersOf(root))
-      this.#requests.set(root, cache)
+      root.locals.set(this, cache)
     }
     return cache
   }

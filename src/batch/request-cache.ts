@@ -1,4 +1,5 @@
-import { ambient, Node } from '../core/node.ts'
+import { ambient, Cancellable, type Node } from '../core/node.ts'
+import type { Scope } from '../core/scope.ts'
 import { Batch, type LoaderConfig } from './batch.ts'
 import { cache, type Settled, unwrap } from './settled.ts'
 import type { Counters } from './stats.ts'
@@ -10,11 +11,11 @@ export class Entry<K, V> extends Shared<V> {
   // class's field declarations as an initializer of its own (about 10 ns per key).
   declare readonly key: K
   declare readonly cacheKey: unknown
-  /** The batch fetching it (then the last one that did: a settled entry is let go at once). */
+  /** The batch fetching it (then the last one that did, until its value is in). */
   declare batch: Batch<K, V> | undefined
   /** Loads that asked for it while it was being fetched (for the batch's span). */
   declare loads: number
-  /** Whether the request cache holds it (it is let go once settled, cleared or failed). */
+  /** Whether the request cache holds it (outside a request, until settled; until cleared or failed). */
   declare cached: boolean
 
   constructor(key: K, cacheKey: unknown) {
@@ -24,6 +25,11 @@ export class Entry<K, V> extends Shared<V> {
     this.batch = undefined
     this.loads = 0
     this.cached = true
+  }
+
+  /** A settled entry's outcome, in the form the cache keeps primed values. */
+  settled(): Settled<V> {
+    return this.fulfilled ? cache(this.result as V) : (this.result as Error)
   }
 
   // Only a pending entry has callers to cancel, and a pending entry has its batch.
@@ -45,19 +51,25 @@ export class Entry<K, V> extends Shared<V> {
  * loads, the batches due to be sent and those in flight. Outside any scope there is a single one,
  * which forgets each key once its batch has answered.
  *
- * It is a node of the cancellation tree, a child of the request's root, so that the request's
- * cancellation reaches the batches in flight, with one node per loader and request rather than one
+ * It is a leaf of the cancellation tree, adopted by the request's root, so that the request's
+ * cancellation reaches the batches in flight, with one leaf per loader and request rather than one
  * per batch.
  */
-export class RequestCache<K, V> extends Node {
+export class RequestCache<K, V> extends Cancellable {
   readonly config: LoaderConfig<K, V>
   /** The request's outermost scope; undefined outside any scope. */
-  readonly request: Node | undefined
+  readonly request: Scope | undefined
   readonly counters: Counters
   /** What the AbortError of a cancelled load says was cancelled. */
   readonly what: string
-  /** Each key's Entry while it is being fetched, then its settled value, as the cache keeps it. */
+  /**
+   * Each key's Entry, fetched or being fetched, or a primed value. A settled Entry stays: replacing
+   * it with its value cost a second hash insert per key, more than keeping the entry saves.
+   */
   readonly #entries = new Map<unknown, Entry<K, V> | Settled<V>>()
+  /** Set when the request is cancelled: every batch of it is, in flight or to be sent. */
+  #aborted = false
+  #reason: unknown
   /** The batch new keys go to. */
   #open: Batch<K, V> | undefined
   /** Batches to send at the end of this turn, oldest first (linked through `nextDue`). */
@@ -66,8 +78,8 @@ export class RequestCache<K, V> extends Node {
   /** Batches in flight, newest first. */
   #flying: Batch<K, V> | undefined
 
-  constructor(config: LoaderConfig<K, V>, root: Node | undefined, counters: Counters) {
-    super(root?.deadline, undefined)
+  constructor(config: LoaderConfig<K, V>, root: Scope | undefined, counters: Counters) {
+    super()
     this.config = config
     this.request = root
     this.counters = counters
@@ -78,17 +90,13 @@ export class RequestCache<K, V> extends Node {
     }
   }
 
-  // Never the ambient node: these name the request's root.
-  get name(): string {
-    return this.config.name
+  get aborted(): boolean {
+    return this.#aborted
   }
 
-  get scope(): Node {
-    return this.request ?? this
-  }
-
-  get root(): Node {
-    return this.request ?? this
+  /** Why the request was cancelled; undefined while it is not. */
+  get reason(): unknown {
+    return this.#reason
   }
 
   /**
@@ -116,18 +124,18 @@ export class RequestCache<K, V> extends Node {
       if (this.config.waitMs > 0 && batch.full) batch.endWindow()
       return promise
     }
-    // The cache holds an entry only while it is being fetched (see `answered`).
-    if (cached instanceof Entry) {
+    if (cached instanceof Entry && cached.pending) {
       cached.loads += 1
       return cached.join(caller, signal)
     }
     // A hit settles together with this turn's batch, so that loads depending on it issue theirs in
     // lock-step with the other loads of the turn (DataLoader's documented behaviour).
+    const settled = cached instanceof Entry ? cached.settled() : cached
     const batch = this.#batch()
-    if (caller === undefined && signal === undefined) return batch.done().then(() => unwrap(cached))
+    if (caller === undefined && signal === undefined) return batch.done().then(() => unwrap(settled))
     const waiter = new Waiter<V>(this.what, caller, signal)
     waiter.listen()
-    batch.hit(waiter, cached)
+    batch.hit(waiter, settled)
     return waiter.promise
   }
 
@@ -160,13 +168,10 @@ export class RequestCache<K, V> extends Node {
     this.#entries.delete(entry.cacheKey)
   }
 
-  /** `entry` has its value (an Error for a failed key): the cache keeps that instead of the entry. */
-  answered(entry: Entry<K, V>, value: V | Error): void {
-    if (!entry.cached) return
-    entry.cached = false
-    // Outside a request, that is when the key is forgotten.
-    if (this.request === undefined) this.#entries.delete(entry.cacheKey)
-    else this.#entries.set(entry.cacheKey, cache(value))
+  /** `entry` has its value (an Error for a failed key): outside a request, it is forgotten now. */
+  answered(entry: Entry<K, V>): void {
+    entry.batch = undefined
+    if (this.request === undefined) this.forget(entry)
   }
 
   /** `batch` is to be sent at the end of this turn. */
@@ -203,7 +208,10 @@ export class RequestCache<K, V> extends Node {
   }
 
   /** The request was cancelled: so is every batch in flight (those not yet sent are, when sent). */
-  protected onAbort(reason: unknown): void {
+  abort(reason: unknown): void {
+    if (this.#aborted) return
+    this.#aborted = true
+    this.#reason = reason
     for (let batch = this.#flying; batch !== undefined; ) {
       const next = batch.nextSent
       batch.cancel(reason)

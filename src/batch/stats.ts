@@ -1,5 +1,4 @@
 import { currentScope } from '../core/context.ts'
-import type { Node } from '../core/node.ts'
 import type { Scope } from '../core/scope.ts'
 import type { AttributeValue } from '../trace/model.ts'
 
@@ -21,7 +20,7 @@ export class Counters implements LoaderStats {
   /** The attributes of the request's root span, when it is traced: the totals are kept there too. */
   readonly #attributes: Record<string, AttributeValue> | undefined
 
-  constructor(root: Node | undefined) {
+  constructor(root: Scope | undefined) {
     this.#attributes = root?.span?.attributes
   }
 
@@ -39,14 +38,12 @@ export class Counters implements LoaderStats {
   }
 }
 
-const byRequest = new WeakMap<Node, Counters>()
-
 /** The counters of the request whose outermost scope is `root`. */
-export function countersOf(root: Node): Counters {
-  let counters = byRequest.get(root)
+export function countersOf(root: Scope): Counters {
+  let counters = root.locals.get(Counters) as Counters | undefined
   if (counters === undefined) {
     counters = new Counters(root)
-    byRequest.set(root, counters)
+    root.locals.set(Counters, counters)
   }
   return counters
 }
@@ -72,6 +69,6 @@ export function countersOf(root: Node): Counters {
  * ```
  */
 export function loaderStats(s: Scope | undefined = currentScope()): LoaderStats {
-  const counters = s === undefined ? undefined : byRequest.get(s.root)
+  const counters = s?.root.locals.get(Counters) as Counters | undefined
   return { loads: counters?.loads ?? 0, batches: counters?.batches ?? 0, keys: counters?.keys ?? 0 }
 }

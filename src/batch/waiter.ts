@@ -55,6 +55,16 @@ export abstract class Shared<T> {
     return this.state === PENDING
   }
 
+  /** Whether it settled with a value (rather than an error); false while pending. */
+  get fulfilled(): boolean {
+    return this.state === FULFILLED
+  }
+
+  /** The value, or the error, it settled with; undefined while pending. */
+  get result(): unknown {
+    return this.value
+  }
+
   /** Whether anyone still waits for this pending outcome. */
   get wanted(): boolean {
     return this.live > 0
@@ -131,6 +141,8 @@ export abstract class Shared<T> {
         if (quiet) this.promise.catch(ignore)
         this.rejectShared?.(value)
       }
+      // A settled outcome may be kept (a request cache keeps its entries): not its resolvers.
+      this.resolveShared = this.rejectShared = undefined
     }
     // Newest first in the list: reversed, so that callers hear in the order they asked.
     let oldest: Waiter<T> | undefined

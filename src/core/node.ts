@@ -1,5 +1,6 @@
 import { AsyncLocalStorage, AsyncResource } from 'node:async_hooks'
 import type { Span } from '../trace/span.ts'
+import type { Scope } from './scope.ts'
 
 /**
  * Anything the cancellation tree cancels: its nodes (scopes, tasks), and leaves that only need to hear
@@ -97,7 +98,7 @@ export abstract class Node extends Cancellable {
   abstract get scope(): Node
 
   /** The outermost scope of this request: the one opened where no other scope was ambient. */
-  abstract get root(): Node
+  abstract get root(): Scope
 
   /** Cancels this node and, recursively, everything under it, with `reason` as the abort reason. */
   abort(reason: unknown): void {

@@ -132,6 +132,8 @@ export class Scope extends Node {
   #done: PromiseWithResolvers<unknown> | undefined
   /** Made for the first error raised after the first failure: most scopes never need it. */
   #suppressed: unknown[] | undefined
+  /** What lives as long as the request does, by key (see `locals`); made on first use. */
+  #locals: Map<object, unknown> | undefined
 
   /** @internal Created by {@link scope}. */
   constructor(
@@ -162,6 +164,18 @@ export class Scope extends Node {
   /** The outermost scope of this request. */
   get root(): Scope {
     return this.#root
+  }
+
+  /**
+   * @internal Values that live as long as this request, by key: each loader's request cache, the
+   * loader counters. Only a root scope's are used. They are kept on the scope rather than in
+   * WeakMaps keyed by it because a WeakMap whose key has reached the old generation keeps its value
+   * alive through every young-generation collection until the next full one: a request cache holding
+   * thousands of keys outlived its request many times over.
+   */
+  get locals(): Map<object, unknown> {
+    this.#locals ??= new Map()
+    return this.#locals
   }
 
   /** Errors raised after the first failure, other than the cancellation itself, in order. */

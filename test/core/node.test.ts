@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { Node } from '../../src/core/node.ts'
+import type { Scope } from '../../src/core/scope.ts'
 
 /** A bare node of the cancellation tree, with a hook on its own cancellation. */
 class Leaf extends Node {
@@ -14,8 +15,8 @@ class Leaf extends Node {
   get scope(): Node {
     return this
   }
-  get root(): Node {
-    return this
+  get root(): Scope {
+    throw new Error('a bare node belongs to no request')
   }
   protected onAbort(): void {
     this.onCancel()

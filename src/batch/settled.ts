@@ -4,9 +4,8 @@ import type { Waiter } from './waiter.ts'
 const UNDEFINED: unique symbol = Symbol('undefined')
 
 /**
- * How a request cache keeps a key once it has its outcome: the value itself, or the Error the key
- * failed with (as in DataLoader, an Error value fails its key). A settled key then costs the cache
- * no more than its value: no entry, no promise.
+ * A key's outcome as a request cache keeps a primed key, and as a cache hit receives it: the value
+ * itself, or the Error the key failed with (as in DataLoader, an Error value fails its key).
  */
 export type Settled<V> = V | Error | typeof UNDEFINED
 

@@ -24,7 +24,7 @@ import type {
   MemcacheValue,
   StoreOptions,
 } from './memcache.ts'
-import type { CallBudget, Shard } from './shard.ts'
+import { type CallBudget, endCallSpan, type Shard, type SpanEnd } from './shard.ts'
 
 const maxU64 = 2n ** 64n - 1n
 const maxFlags = 0xffff_ffff
@@ -235,28 +235,33 @@ export class ShardedMemcache implements Memcache {
     return this.#call(method, key, options, (wire) => counterCommand(method, wire, settings))
   }
 
-  /** Checks the key and options, opens the call's span, and sends the command to the key's shard. */
+  /**
+   * Checks the key and options, opens the call's span, and sends the command to the key's shard,
+   * which ends the span when the call settles (`annotate` adds what the result says to it first).
+   */
   #call<T>(
     method: string,
     key: string,
     options: CallOptions | undefined,
     build: (wire: WireKey) => Command<T>,
-    annotate?: (span: Span, result: T) => void,
+    annotate: SpanEnd = noAnnotation,
   ): Promise<T> {
     const where = `memcache.${method}()`
     const wire = wireKey(where, key, this.#settings.keyEncoding)
     const budget = this.#budget(where, options)
     const shard = this.#shardOf(wire)
     const span = clientSpan(method, shard.address)
-    const result = this.#send(shard, build(wire), { ...budget, span })
-    return span === undefined ? result : traced(result, span, annotate)
+    return this.#send(shard, build(wire), { ...budget, span, endSpan: annotate })
   }
 
   #send<T>(shard: Shard, command: Command<T>, budget: CallBudget): Promise<T> {
     if (this.#closing !== undefined) {
-      return Promise.reject(
-        new BackendUnavailable('the client is closed', { backend: 'memcache', address: shard.address }),
-      )
+      const error = new BackendUnavailable('the client is closed', {
+        backend: 'memcache',
+        address: shard.address,
+      })
+      endCallSpan(budget, false, error)
+      return Promise.reject(error)
     }
     return shard.call(command, budget)
   }
@@ -289,17 +294,18 @@ function clientSpan(method: string, address?: string): Span | undefined {
     )
 }
 
+function noAnnotation(): void {}
+
 function hitAttributes(span: Span, result: unknown): void {
   span.setAttribute('memcache.hit', result !== undefined && result !== false)
   const item = typeof result === 'object' && result !== null && 'value' in result ? result.value : result
   if (Buffer.isBuffer(item)) span.setAttribute('memcache.bytes', item.length)
 }
 
-/** Finishes `span` with the call's outcome. */
-function traced<T>(promise: Promise<T>, span: Span, annotate?: (span: Span, result: T) => void): Promise<T> {
+/** Finishes `span` (shared by the calls of a getMulti) with the outcome of them all. */
+function traced<T>(promise: Promise<T>, span: Span): Promise<T> {
   return promise.then(
     (result) => {
-      annotate?.(span, result)
       span.finish('ok')
       return result
     },

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { type Span, scope, type Trace } from 'weft'
+import { currentSpan, type Span, scope, type Trace } from 'weft'
 import { embeddedMemcache, memcacheClient } from 'weft/memcache'
 import { emptyCache, fakeServer } from './fake-server.ts'
 
@@ -36,6 +36,23 @@ describe('memcache tracing', () => {
     })
     assert.equal(miss?.attributes['memcache.hit'], false)
     await cache.close()
+  })
+
+  it("ends a call's span, with what its result says, before its caller resumes", async () => {
+    const cache = embeddedMemcache()
+    await cache.set('present', 'four')
+    await traced(async () => {
+      const spans = (currentSpan() as Span).trace
+      await cache.get('present')
+      const [get] = named(spans, 'memcache.get')
+      assert.equal(get?.status, 'ok')
+      assert.equal(get?.attributes['memcache.hit'], true)
+      await cache.close()
+      await assert.rejects(cache.get('present'), { name: 'BackendUnavailable' })
+      const [, refused] = named(spans, 'memcache.get')
+      assert.equal(refused?.status, 'error')
+      assert.match(refused?.error ?? '', /the client is closed/)
+    })
   })
 
   it('records a span per batch with its shard, size, bytes, hits and misses', async () => {

@@ -20,8 +20,9 @@
 // 3. In process: the same servers in this process, driven by fastify's inject (no sockets, no
 //    autocannon), CPU time per request from process.cpuUsage(); tracing switched per variant.
 //
-// ROUNDS (10), SECONDS a round (2; 6 gives steadier figures), RATE (150) and SERVER_RATE (60) can be
-// set in the environment. Figures go to bench/results/observability.json.
+// ROUNDS (10), SECONDS a round (2; 6 gives steadier figures), RATE (150), SERVER_RATE (60), and for
+// part 3 IN_PROCESS_ROUNDS (30) and IN_PROCESS_MS (600) can be set in the environment. Figures go to
+// bench/results/observability.json.
 import { readFileSync } from 'node:fs'
 import autocannon from 'autocannon'
 import type { FastifyInstance } from 'fastify'
@@ -46,6 +47,11 @@ const BASELINE = process.env.BASELINE
 const httpVariants = chosen ?? ['off', 'metrics,logs', 'on', 'on,otlp10', 'on,otlp']
 const serverVariants = chosen ?? ['off', 'metrics,logs', 'on']
 const SERVER_RATE = Number(process.env.SERVER_RATE ?? 60)
+// In process there are no sockets and no other process: many short rounds, so that a burst of other
+// work on the machine spoils a few of them rather than the comparison (rounds of 150 requests, as
+// before, spread from 0.17x to 1.96x for the same code).
+const IN_PROCESS_ROUNDS = Number(process.env.IN_PROCESS_ROUNDS ?? 30)
+const IN_PROCESS_MS = Number(process.env.IN_PROCESS_MS ?? 600)
 const inProcessVariants = chosen ?? [
   'off',
   'trace',
@@ -256,25 +262,30 @@ async function inProcessPart() {
       )
     apps.push({ name, parts, app, onTrace, next })
   }
-  const batch = async (variant: (typeof apps)[number], times: number) => {
+  /** Runs `variant` for about `ms` of wall time; the CPU ms it used per request. */
+  const run = async (variant: (typeof apps)[number], ms: number): Promise<number> => {
     // Each server's traces to its own listener only, as in a process of its own.
     const restore = configureTracing({ enabled: variant.parts.has('trace'), onTrace: variant.onTrace })
+    const before = process.cpuUsage()
+    const start = performance.now()
+    let requests = 0
     try {
-      for (let k = 0; k < times; k++) await variant.next()
+      while (performance.now() - start < ms) {
+        await variant.next()
+        requests += 10
+      }
     } finally {
       restore()
     }
+    const used = process.cpuUsage(before)
+    return (used.user + used.system) / 1000 / requests
   }
-  for (const variant of apps) await batch(variant, 30) // warm up
+  for (const variant of apps) await run(variant, 2000) // warm up
   const cpu = new Map<string, number[]>(inProcessVariants.map((name) => [name, []]))
-  const batches = 15
-  for (let r = 0; r < ROUNDS * 2; r++) {
+  for (let r = 0; r < IN_PROCESS_ROUNDS; r++) {
     for (let i = 0; i < apps.length; i++) {
       const variant = apps[(i + r) % apps.length] as (typeof apps)[number]
-      const before = process.cpuUsage()
-      await batch(variant, batches)
-      const used = process.cpuUsage(before)
-      cpu.get(variant.name)?.push((used.user + used.system) / 1000 / (batches * 10))
+      cpu.get(variant.name)?.push(await run(variant, IN_PROCESS_MS))
     }
   }
   await Promise.all(apps.map(({ app }) => app.close()))
@@ -311,7 +322,9 @@ try {
     onServers = await onServersPart()
   }
   if (process.env.IN_PROCESS !== '0') {
-    console.log(`\n3. In process (fastify inject, 10 at a time), ${ROUNDS * 2} rounds`)
+    console.log(
+      `\n3. In process (fastify inject, 10 at a time), ${IN_PROCESS_ROUNDS} rounds of ${IN_PROCESS_MS} ms per variant`,
+    )
     const inProcess = await inProcessPart()
     if (chosen === undefined && http !== undefined && onServers !== undefined)
       save(http, onServers, inProcess)
@@ -326,7 +339,7 @@ function save(
   inProcess: Awaited<ReturnType<typeof inProcessPart>>,
 ) {
   const file = writeResults('observability', {
-    method: `GET /search on the in-memory backends, returning visitors; variants interleaved, order rotating, ${ROUNDS} rounds; "vs off" = median over rounds of the ratio to off in the same round. HTTP: autocannon, ${CONNECTIONS} connections, per round ${SECONDS} s at ${RATE} requests/s (server CPU per request from /proc) then ${SECONDS} s unbounded (throughput). In process: fastify inject, CPU per request from process.cpuUsage(), ${ROUNDS * 2} rounds of 150 requests. leastCpuVsOff: the least CPU per request over the rounds, over off's least (other work on the machine only ever adds)`,
+    method: `GET /search on the in-memory backends, returning visitors; variants interleaved, order rotating, ${ROUNDS} rounds; "vs off" = median over rounds of the ratio to off in the same round. HTTP: autocannon, ${CONNECTIONS} connections, per round ${SECONDS} s at ${RATE} requests/s (server CPU per request from /proc) then ${SECONDS} s unbounded (throughput). In process: fastify inject, CPU per request from process.cpuUsage(), ${IN_PROCESS_ROUNDS} rounds of ${IN_PROCESS_MS} ms per variant. leastCpuVsOff: the least CPU per request over the rounds, over off's least (other work on the machine only ever adds)`,
     http: http.rows,
     httpErrors: http.errors,
     httpOnServers: {

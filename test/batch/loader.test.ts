@@ -206,6 +206,20 @@ describe('de-duplication and the request cache', () => {
     )
     assert.deepEqual(await scope(() => byId.loadMany([{ id: 1 }, { id: 2 }])), [10, 20])
   })
+
+  test('a key whose value is undefined is cached like any other, fetched once', async () => {
+    const { batchFn, keysOf } = recording((key: number) => (key === 1 ? undefined : key))
+    const sparse = loader('sparse', batchFn)
+    await scope(async () => {
+      assert.equal(await sparse.load(1), undefined)
+      assert.deepEqual(await Promise.all([sparse.load(1), sparse.load(2), sparse.load(1)]), [
+        undefined,
+        2,
+        undefined,
+      ])
+    })
+    assert.deepEqual(keysOf(), [[1], [2]])
+  })
 })
 
 describe('prime and clear', () => {
@@ -276,20 +290,6 @@ describe('errors', () => {
       assert.equal(await rejection(numbers.load(2)), missing)
     })
     assert.deepEqual(keysOf(), [[1, 2, 3]])
-  })
-
-  test('a key whose value is undefined is cached like any other, fetched once', async () => {
-    const { batchFn, keysOf } = recording((key: number) => (key === 1 ? undefined : key))
-    const sparse = loader('sparse', batchFn)
-    await scope(async () => {
-      assert.equal(await sparse.load(1), undefined)
-      assert.deepEqual(await Promise.all([sparse.load(1), sparse.load(2), sparse.load(1)]), [
-        undefined,
-        2,
-        undefined,
-      ])
-    })
-    assert.deepEqual(keysOf(), [[1], [2]])
   })
 
   test('a cached Error can be cleared, so the key is fetched again', async () => {

@@ -42,14 +42,14 @@ describe('memcache tracing', () => {
     const cache = embeddedMemcache()
     await cache.set('present', 'four')
     await traced(async () => {
-      const spans = (currentSpan() as Span).trace
+      const { trace } = currentSpan() as Span
       await cache.get('present')
-      const [get] = named(spans, 'memcache.get')
+      const [get] = named(trace, 'memcache.get')
       assert.equal(get?.status, 'ok')
       assert.equal(get?.attributes['memcache.hit'], true)
       await cache.close()
       await assert.rejects(cache.get('present'), { name: 'BackendUnavailable' })
-      const [, refused] = named(spans, 'memcache.get')
+      const [, refused] = named(trace, 'memcache.get')
       assert.equal(refused?.status, 'error')
       assert.match(refused?.error ?? '', /the client is closed/)
     })

@@ -308,7 +308,8 @@ export class Batch {
   readonly requests: readonly MetaRequest[]
   readonly #shard: Shard
   readonly #ops: readonly Op[]
-  readonly #spans: Span[] = []
+  /** The batch's span in each traced request with calls in it; undefined when none is traced. */
+  #spans: Span[] | undefined
   #answered = 0
   #hits = 0
   #misses = 0
@@ -370,23 +371,33 @@ export class Batch {
   }
 
   #openSpans(): void {
-    const traces = new Map<Trace, { parent: Span; calls: number }>()
+    // The first span of each trace with calls in the batch, and how many calls that trace has:
+    // parallel arrays searched in turn rather than a Map with an entry object per trace, since a
+    // batch holds the calls of a few requests at most (one, most often).
+    let parents: Span[] | undefined
+    let calls: number[] | undefined
     for (const op of this.#ops) {
       for (const call of op.calls) {
         const parent = call.span?.parent
         if (parent === undefined) continue
-        const entry = traces.get(parent.trace)
-        if (entry === undefined) traces.set(parent.trace, { parent, calls: 1 })
-        else entry.calls += 1
+        parents ??= []
+        calls ??= []
+        const i = indexOfTrace(parents, parent.trace)
+        if (i === -1) {
+          parents.push(parent)
+          calls.push(1)
+        } else calls[i] = (calls[i] as number) + 1
       }
     }
-    for (const { parent, calls } of traces.values()) {
+    if (parents === undefined || calls === undefined) return
+    this.#spans = []
+    for (let i = 0; i < parents.length; i++) {
       // Every attribute from the start, the counts filled in at the end: the object keeps one shape.
-      const span = parent.child('memcache.batch', 'batch').setAttributes({
+      const span = (parents[i] as Span).child('memcache.batch', 'batch').setAttributes({
         'db.system': 'memcached',
         'server.address': this.#shard.address,
         'memcache.batch.size': this.#ops.length,
-        'memcache.batch.calls': calls,
+        'memcache.batch.calls': calls[i] as number,
         'memcache.bytes_out': 0,
         'memcache.bytes_in': 0,
         'memcache.hits': 0,
@@ -397,6 +408,7 @@ export class Batch {
   }
 
   #closeSpans(error?: Error): void {
+    if (this.#spans === undefined) return
     for (const span of this.#spans) {
       const { attributes } = span
       attributes['memcache.bytes_out'] = this.#bytesOut
@@ -407,4 +419,10 @@ export class Batch {
       else span.finish('error', error)
     }
   }
+}
+
+/** The index of the first of `spans` that belongs to `trace`, or -1. */
+function indexOfTrace(spans: readonly Span[], trace: Trace): number {
+  for (let i = 0; i < spans.length; i++) if ((spans[i] as Span).trace === trace) return i
+  return -1
 }

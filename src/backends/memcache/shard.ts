@@ -371,39 +371,33 @@ export class Batch {
   }
 
   #openSpans(): void {
-    // The first span of each trace with calls in the batch, and how many calls that trace has:
-    // parallel arrays searched in turn rather than a Map with an entry object per trace, since a
-    // batch holds the calls of a few requests at most (one, most often).
-    let parents: Span[] | undefined
-    let calls: number[] | undefined
+    // A batch span for each traced request with calls in it, found by a search of the few spans
+    // made so far (a batch holds the calls of a few requests at most, one most often) rather than
+    // through a Map with an entry object per request.
     for (const op of this.#ops) {
       for (const call of op.calls) {
         const parent = call.span?.parent
         if (parent === undefined) continue
-        parents ??= []
-        calls ??= []
-        const i = indexOfTrace(parents, parent.trace)
-        if (i === -1) {
-          parents.push(parent)
-          calls.push(1)
-        } else calls[i] = (calls[i] as number) + 1
+        this.#spans ??= []
+        let span = spanOfTrace(this.#spans, parent.trace)
+        if (span === undefined) {
+          // Every attribute from the start, the counts filled in as they are known: the object
+          // keeps one shape.
+          span = parent.child('memcache.batch', 'batch').setAttributes({
+            'db.system': 'memcached',
+            'server.address': this.#shard.address,
+            'memcache.batch.size': this.#ops.length,
+            'memcache.batch.calls': 0,
+            'memcache.bytes_out': 0,
+            'memcache.bytes_in': 0,
+            'memcache.hits': 0,
+            'memcache.misses': 0,
+          })
+          this.#spans.push(span)
+        }
+        const { attributes } = span
+        attributes['memcache.batch.calls'] = (attributes['memcache.batch.calls'] as number) + 1
       }
-    }
-    if (parents === undefined || calls === undefined) return
-    this.#spans = []
-    for (let i = 0; i < parents.length; i++) {
-      // Every attribute from the start, the counts filled in at the end: the object keeps one shape.
-      const span = (parents[i] as Span).child('memcache.batch', 'batch').setAttributes({
-        'db.system': 'memcached',
-        'server.address': this.#shard.address,
-        'memcache.batch.size': this.#ops.length,
-        'memcache.batch.calls': calls[i] as number,
-        'memcache.bytes_out': 0,
-        'memcache.bytes_in': 0,
-        'memcache.hits': 0,
-        'memcache.misses': 0,
-      })
-      this.#spans.push(span)
     }
   }
 
@@ -421,8 +415,8 @@ export class Batch {
   }
 }
 
-/** The index of the first of `spans` that belongs to `trace`, or -1. */
-function indexOfTrace(spans: readonly Span[], trace: Trace): number {
-  for (let i = 0; i < spans.length; i++) if ((spans[i] as Span).trace === trace) return i
-  return -1
+/** The first of `spans` that belongs to `trace`, if any. */
+function spanOfTrace(spans: readonly Span[], trace: Trace): Span | undefined {
+  for (const span of spans) if (span.trace === trace) return span
+  return undefined
 }

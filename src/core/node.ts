@@ -166,20 +166,22 @@ export abstract class Node extends Cancellable {
 export const ambient = new AsyncLocalStorage<Node>()
 
 /**
- * Calls `fn(arg)` with `node` as the ambient node, then puts the caller's context back: what
- * `ambient.run(node, fn, arg)` does, at half the cost. Both enter a new context frame (a copy of the
+ * Calls `fn(arg, node)` with `node` as the ambient node, then puts the caller's context back: what
+ * `ambient.run(node, fn, arg, node)` does, at half the cost. Both enter a new context frame (a copy of the
  * caller's, with `node` as the ambient node), but `run` then restores the caller's context by making
  * yet another copy, while an AsyncResource puts the caller's own frame back. That second copy was
  * a third of the time a task takes (measured by bench/core.ts).
  */
-export function runAs<A, R>(node: Node, fn: (arg: A) => R, arg: A): R {
-  return new AsyncResource('weft').runInAsyncScope(enterAndCall<A, R>, undefined, node, fn, arg)
+export function runAs<N extends Node, A, R>(node: N, fn: (arg: A, node: N) => R, arg: A): R {
+  return new AsyncResource('weft').runInAsyncScope(enterAndCall<N, A, R>, node, fn, arg)
 }
 
-function enterAndCall<A, R>(node: Node, fn: (arg: A) => R, arg: A): R {
+// The node comes as `this`, runInAsyncScope's own argument, rather than as one more of the arguments
+// it gathers into an array for every call.
+function enterAndCall<N extends Node, A, R>(this: N, fn: (arg: A, node: N) => R, arg: A): R {
   // Inside runInAsyncScope: the frame entered here lasts until it returns.
-  ambient.enterWith(node)
-  return fn(arg)
+  ambient.enterWith(this)
+  return fn(arg, this)
 }
 
 /**

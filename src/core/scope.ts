@@ -255,7 +255,7 @@ export class Scope extends Node {
     }
     let result: T | PromiseLike<T>
     try {
-      result = runAs(this, fn, this)
+      result = runAs(this, callBody, fn)
     } catch (error) {
       this.#bodyFailed(error)
       return promise
@@ -341,6 +341,11 @@ function attachSuppressed(error: unknown, suppressed: readonly unknown[]): void 
   } catch {
     // A frozen error keeps its shape; the errors stay reachable on the scope's `suppressed`.
   }
+}
+
+/** Calls a scope's callback with the scope alone (runAs passes the node as a second argument). */
+function callBody<T>(fn: (s: Scope) => T, s: Scope): T {
+  return fn(s)
 }
 
 const spanKinds: ReadonlySet<unknown> = new Set(SPAN_KINDS)

@@ -1,5 +1,5 @@
 import { AbortError } from './errors.ts'
-import { isCancellation, Node, runAs } from './node.ts'
+import { ambient, isCancellation, Node, runAs } from './node.ts'
 import type { Scope } from './scope.ts'
 
 /**
@@ -94,23 +94,39 @@ export class Task<T = unknown> extends Node implements PromiseLike<T>, TaskConte
 
   /** @internal Runs `fn` with this task as the ambient node. Called once, by `Scope.spawn`. */
   start(fn: TaskFn<T>): void {
-    let result: T | PromiseLike<T>
+    let result: unknown
     try {
-      result = runAs(this, fn, new Context(this))
+      result = runAs(this, Task.#call, fn)
     } catch (error) {
       this.#finish(false, error)
       return
     }
-    if (isPromiseLike(result)) {
-      // Promise.resolve adopts a foreign thenable safely (one outcome, a throwing then() becomes a
-      // rejection) and returns a native promise as it is, at no extra tick.
-      Promise.resolve(result).then(
-        (value) => this.#finish(true, value),
-        (error: unknown) => this.#finish(false, error),
-      )
-    } else {
-      this.#finish(true, result)
-    }
+    if (result !== settling) this.#finish(true, result)
+  }
+
+  /**
+   * Calls the task's function in the task's own context, and there hands a promise it returns the
+   * reactions that finish the task. Why there: a reaction runs in the context its `then` was called
+   * in, so the reactions find their task as the ambient node, and can be two functions shared by
+   * every task instead of two closures made for each (150 of the 1,070 bytes a pending task took,
+   * and a fan-out of 10,000 holds them all at once). Returns the function's value, or `settling`
+   * when that is a promise.
+   */
+  static #call<T>(fn: TaskFn<T>, task: Task<T>): T | typeof settling {
+    const result = fn(new Context(task))
+    if (!isPromiseLike(result)) return result
+    // Promise.resolve adopts a foreign thenable safely (one outcome, a throwing then() becomes a
+    // rejection) and returns a native promise as it is, at no extra tick.
+    Promise.resolve(result).then(Task.#fulfilled, Task.#rejected)
+    return settling
+  }
+
+  static #fulfilled(value: unknown): void {
+    ;(ambient.getStore() as Task).#finish(true, value)
+  }
+
+  static #rejected(error: unknown): void {
+    ;(ambient.getStore() as Task).#finish(false, error)
   }
 
   #finish(ok: boolean, outcome: unknown): void {
@@ -174,6 +190,9 @@ export class Task<T = unknown> extends Node implements PromiseLike<T>, TaskConte
 export function taskName(label: string | ((context: TaskContext) => unknown), ordinal: number): string {
   return typeof label === 'string' ? label : label.name || `task ${ordinal}`
 }
+
+/** What `Task.#call` returns when the function's promise will finish the task. */
+const settling: unique symbol = Symbol('settling')
 
 const spanStatus = { fulfilled: 'ok', rejected: 'error', cancelled: 'cancelled' } as const
 

@@ -160,8 +160,6 @@ async function sqlBench(label: string, db: Database) {
   }
 }
 
-if (globalThis.gc === undefined)
-  console.warn('run with --expose-gc (npm run bench:backends does) for steadier figures')
 const memcache = await memcacheBench()
 await using testDatabase = await createTestDatabase()
 const onPostgres = postgres(testDatabase.url)

@@ -69,13 +69,16 @@ export async function measure(
   const samples = new Map<string, number[]>(variants.map((variant) => [variant.name, []]))
   for (const variant of variants) for (let i = 0; i < 50; i++) await variant.op() // warm up the JIT
   for (let round = 0; round < rounds; round++) {
-    for (const variant of variants) {
-      // A full collection first, so that no variant pays for the garbage of the one before; then a
-      // third of a round unmeasured, because a full collection throws away optimized code (V8 marks
-      // it for deoptimization when objects it embeds die) and shrinks the young generation, which
-      // slows the next few tens of milliseconds of whatever runs, the more the more it allocates.
-      // A service under load reaches the steady state measured here between full collections.
-      globalThis.gc?.()
+    // Each round starts one variant further on, so that every variant follows every other one
+    // equally often: a variant pays for the garbage its predecessor left and for the code and data
+    // it pushed out of the caches, and where it ran in the round moved two copies of the same code
+    // apart by up to 8% when the order was fixed. (A full collection before each turn was tried
+    // first: it throws away optimized code and, after a few, left node's own process.nextTick two to
+    // three times slower for the rest of the process, in one variant or another.)
+    for (let turn = 0; turn < variants.length; turn++) {
+      const variant = variants[(round + turn) % variants.length] as Variant
+      // The first third of a turn unmeasured: the switch from the variant before costs the first
+      // few milliseconds of whichever runs next.
       await runFor(variant, msPerRound / 3)
       const { ops, elapsed } = await runFor(variant, msPerRound)
       samples.get(variant.name)?.push(elapsed / (ops * unitsPerOp))

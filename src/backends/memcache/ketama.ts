@@ -1,4 +1,4 @@
-import { hash } from 'node:crypto'
+import { md5 } from 'js-md5'
 
 /** A server on the ring: its `host:port` and its relative weight. */
 export interface RingServer {
@@ -43,8 +43,8 @@ export class KetamaRing {
     const equal = list.every((server) => server.weight === list[0]?.weight)
     list.forEach((server, owner) => {
       for (let i = 0; i < digestsFor(server.weight, total, list.length, equal); i++) {
-        const digest = md5(`${server.address}-${i}`)
-        for (let word = 0; word < 4; word++) entries.push([digest.readUInt32LE(word * 4), owner])
+        const digest = md5.array(`${server.address}-${i}`)
+        for (let word = 0; word < 4; word++) entries.push([littleEndian(digest, word * 4), owner])
       }
     })
     // Equal points are rare (1 in 2^32 per pair); ordering them by owner keeps the ring independent
@@ -78,13 +78,26 @@ export class KetamaRing {
   }
 }
 
-/** The ketama hash of a key: the first four bytes of its MD5, little-endian. */
+/**
+ * The ketama hash of a key: the first four bytes of its MD5, little-endian.
+ *
+ * Every memcache call hashes its key, so the digest comes from js-md5 (pure JavaScript) rather than
+ * from node:crypto, whose call into OpenSSL and Buffer for the answer cost about 1.3 µs for a short
+ * key against about 0.4 (`crypto.hash` was 8% of a search's CPU in the service).
+ */
 export function hashKey(key: string): number {
-  return md5(key).readUInt32LE(0)
+  return littleEndian(md5.array(key), 0)
 }
 
-function md5(text: string): Buffer {
-  return hash('md5', text, 'buffer')
+/** The 32-bit little-endian word at `offset` of a digest's bytes. */
+function littleEndian(bytes: readonly number[], offset: number): number {
+  return (
+    ((bytes[offset] as number) |
+      ((bytes[offset + 1] as number) << 8) |
+      ((bytes[offset + 2] as number) << 16) |
+      ((bytes[offset + 3] as number) << 24)) >>>
+    0
+  )
 }
 
 function digestsFor(weight: number, total: number, servers: number, equal: boolean): number {

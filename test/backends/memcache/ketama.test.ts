@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { hash } from 'node:crypto'
 import { describe, it } from 'node:test'
 import { KetamaRing, memcacheClient } from 'weft/memcache'
 import { hashKey } from '../../../src/backends/memcache/ketama.ts'
@@ -33,6 +34,12 @@ describe('KetamaRing', () => {
     for (const [key, hash, server] of expected) {
       assert.equal(hashKey(key), hash)
       assert.equal(ring.locate(key), server, key)
+    }
+  })
+
+  it('hashes a key as the MD5 of its UTF-8 bytes, whatever characters it holds', () => {
+    for (const key of ['user:42', 'café:€', 'ключ:键:🔑', 'x'.repeat(250)]) {
+      assert.equal(hashKey(key), hash('md5', key, 'buffer').readUInt32LE(0), key)
     }
   })
 

@@ -167,10 +167,10 @@ export const ambient = new AsyncLocalStorage<Node>()
 
 /**
  * Calls `fn(arg, node)` with `node` as the ambient node, then puts the caller's context back: what
- * `ambient.run(node, fn, arg, node)` does, at half the cost. Both enter a new context frame (a copy of the
- * caller's, with `node` as the ambient node), but `run` then restores the caller's context by making
- * yet another copy, while an AsyncResource puts the caller's own frame back. That second copy was
- * a third of the time a task takes (measured by bench/core.ts).
+ * `ambient.run(node, fn, arg, node)` does, at half the cost. Both enter a new context frame (a copy
+ * of the caller's, with `node` as the ambient node), but `run` then restores the caller's context by
+ * making yet another copy, while an AsyncResource puts the caller's own frame back. That second copy
+ * was a third of the time a task takes (measured by bench/core.ts).
  */
 export function runAs<N extends Node, A, R>(node: N, fn: (arg: A, node: N) => R, arg: A): R {
   return new AsyncResource('weft').runInAsyncScope(enterAndCall<N, A, R>, node, fn, arg)

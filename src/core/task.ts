@@ -109,8 +109,9 @@ export class Task<T = unknown> extends Node implements PromiseLike<T>, TaskConte
    * reactions that finish the task. Why there: a reaction runs in the context its `then` was called
    * in, so the reactions find their task as the ambient node, and can be two functions shared by
    * every task instead of two closures made for each (150 of the 1,070 bytes a pending task took,
-   * and a fan-out of 10,000 holds them all at once). Returns the function's value, or `settling`
-   * when that is a promise.
+   * and a fan-out of 10,000 holds them all at once). A task whose function returns a promise thus
+   * finishes in its own context, one that returns a value at once in its spawner's. Returns the
+   * function's value, or `settling` when that is a promise.
    */
   static #call<T>(fn: TaskFn<T>, task: Task<T>): T | typeof settling {
     const result = fn(new Context(task))

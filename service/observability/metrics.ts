@@ -37,8 +37,11 @@ export interface MetricsSources {
 /** Seconds; from a cached memcache read to a search near its 2 s budget. */
 const latencyBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
 
-/** The memcache key kinds of the pipeline (`session:<id>`, `network:<ip>`, `aq:<query>`): bounded labels. */
-const cacheKinds = new Set(['session', 'network', 'aq'])
+/**
+ * The memcache key kinds of the pipeline (`session:<id>`, `network:<ip>`, `aq:<query>`), and `other`
+ * for any other key: bounded labels.
+ */
+const cacheKinds = ['session', 'network', 'aq', 'other']
 
 /** The metrics of one server; see the module comment. */
 export class ServiceMetrics {
@@ -103,18 +106,22 @@ export class ServiceMetrics {
 
   /** `backends` with every call timed, and memcache reads counted as hits or misses. */
   instrument(backends: Backends): Backends {
-    return mapCalls(backends, (backend, name, call) => {
-      const timed = this.#timed(backend, name, call)
-      if (backend !== 'memcache' || name !== 'get') return timed
-      return (async (key: string) => {
-        const value = await (timed as (key: string) => Promise<unknown>)(key)
-        const kind = key.slice(0, key.indexOf(':'))
-        this.#cacheLookups
-          .labels(cacheKinds.has(kind) ? kind : 'other', value === undefined ? 'miss' : 'hit')
-          .inc()
-        return value
-      }) as Call
-    })
+    // Every kind's two series exist from the start (at 0, as Prometheus advises for known label
+    // sets), so that counting a read is an addition, in the reaction that times it.
+    const lookups = new Map(
+      cacheKinds.map((kind) => [
+        kind,
+        { hit: this.#cacheLookups.labels(kind, 'hit'), miss: this.#cacheLookups.labels(kind, 'miss') },
+      ]),
+    )
+    const other = lookups.get('other') as { hit: CounterChild; miss: CounterChild }
+    const countLookup = ([key]: readonly unknown[], value: unknown) => {
+      const counters = lookups.get((key as string).slice(0, (key as string).indexOf(':'))) ?? other
+      ;(value === undefined ? counters.miss : counters.hit).inc()
+    }
+    return mapCalls(backends, (backend, name, call) =>
+      this.#timed(backend, name, call, backend === 'memcache' && name === 'get' ? countLookup : undefined),
+    )
   }
 
   /** Counts a finished request: its latency, its loaders' batching, a rate limiter's refusal. */
@@ -143,7 +150,13 @@ export class ServiceMetrics {
     return { contentType: this.registry.contentType, text: await this.registry.metrics() }
   }
 
-  #timed(backend: BackendName, name: string, call: Call): Call {
+  /** `call` timed, and `onValue(args, value)` told each value it answers with. */
+  #timed(
+    backend: BackendName,
+    name: string,
+    call: Call,
+    onValue?: (args: readonly unknown[], value: unknown) => void,
+  ): Call {
     // Resolved once per call site; the outcomes other than ok, the first time they happen.
     const ok = this.#calls.labels(backend, name, 'ok')
     return ((...args: never[]) => {
@@ -151,6 +164,7 @@ export class ServiceMetrics {
       return call(...args).then(
         (value) => {
           ok.observe((performance.now() - start) / 1000)
+          onValue?.(args, value)
           return value
         },
         (error: unknown) => {

@@ -4,8 +4,9 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { BackendRefused } from 'weft'
 import { embeddedDatabase } from 'weft/sql'
+import { memoryBackends } from '../../../service/memory-backends.ts'
 import { ServiceMetrics } from '../../../service/observability/index.ts'
-import { lisbonVisitor, loadTestData, serpaVisitor } from '../fixtures.ts'
+import { lisbonVisitor, loadTestData, memoryData, serpaVisitor } from '../fixtures.ts'
 import { eventually, startService } from '../support.ts'
 import { parseExposition, sampleValue, sumOf } from './exposition.ts'
 
@@ -97,6 +98,31 @@ test('/metrics counts requests by route and status, backend calls by outcome, ca
     const age = sampleValue(later, 'weft_queue_oldest_due_seconds', { task: 'log-ranking-decision' })
     assert.ok(age !== undefined && age >= 0 && age < 60, `oldest task waited ${age} s`)
   })
+})
+
+test('memcache reads are counted by key kind and result, every series there from the start at 0', async () => {
+  await using memory = memoryBackends(await memoryData())
+  const metrics = new ServiceMetrics()
+  const backends = metrics.instrument(memory.backends)
+  const lookups = async () => {
+    const samples = parseExposition((await metrics.scrape()).text)
+    return (cache: string, result: string) =>
+      sampleValue(samples, 'weft_cache_lookups_total', { cache, result })
+  }
+  const before = await lookups()
+  for (const cache of ['session', 'network', 'aq', 'other']) {
+    assert.equal(before(cache, 'hit'), 0, `${cache} hits`)
+    assert.equal(before(cache, 'miss'), 0, `${cache} misses`)
+  }
+  await backends.memcache.set('session:abc', { visits: 1 }, 60)
+  assert.deepEqual(await backends.memcache.get('session:abc'), { visits: 1 })
+  assert.equal(await backends.memcache.get('session:none'), undefined)
+  assert.equal(await backends.memcache.get('unlabelled'), undefined)
+  const after = await lookups()
+  assert.equal(after('session', 'hit'), 1)
+  assert.equal(after('session', 'miss'), 1)
+  assert.equal(after('other', 'miss'), 1, 'a key of no known kind counts as other')
+  assert.equal(after('aq', 'hit'), 0)
 })
 
 test('metrics: false serves no /metrics', async () => {

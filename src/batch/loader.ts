@@ -164,10 +164,10 @@ export class Loader<K, V> {
   #cacheOf(node: Node | undefined): RequestCache<K, V> {
     if (node === undefined) return this.#unscoped
     const root = node.root
-    let cache = root.locals.get(this) as RequestCache<K, V> | undefined
+    let cache = root.local(this) as RequestCache<K, V> | undefined
     if (cache === undefined) {
       cache = new RequestCache(this.#config, root, countersOf(root))
-      root.locals.set(this, cache)
+      root.setLocal(this, cache)
     }
     return cache
   }

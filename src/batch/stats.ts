@@ -40,10 +40,10 @@ export class Counters implements LoaderStats {
 
 /** The counters of the request whose outermost scope is `root`. */
 export function countersOf(root: Scope): Counters {
-  let counters = root.locals.get(Counters) as Counters | undefined
+  let counters = root.local(Counters) as Counters | undefined
   if (counters === undefined) {
     counters = new Counters(root)
-    root.locals.set(Counters, counters)
+    root.setLocal(Counters, counters)
   }
   return counters
 }
@@ -69,6 +69,6 @@ export function countersOf(root: Scope): Counters {
  * ```
  */
 export function loaderStats(s: Scope | undefined = currentScope()): LoaderStats {
-  const counters = s?.root.locals.get(Counters) as Counters | undefined
+  const counters = s?.root.local(Counters) as Counters | undefined
   return { loads: counters?.loads ?? 0, batches: counters?.batches ?? 0, keys: counters?.keys ?? 0 }
 }

@@ -116,7 +116,8 @@ export class ServiceMetrics {
     )
     const other = lookups.get('other') as { hit: CounterChild; miss: CounterChild }
     const countLookup = ([key]: readonly unknown[], value: unknown) => {
-      const counters = lookups.get((key as string).slice(0, (key as string).indexOf(':'))) ?? other
+      const colon = (key as string).indexOf(':')
+      const counters = (colon > 0 && lookups.get((key as string).slice(0, colon))) || other
       ;(value === undefined ? counters.miss : counters.hit).inc()
     }
     return mapCalls(backends, (backend, name, call) =>

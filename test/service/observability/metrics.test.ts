@@ -118,10 +118,11 @@ test('memcache reads are counted by key kind and result, every series there from
   assert.deepEqual(await backends.memcache.get('session:abc'), { visits: 1 })
   assert.equal(await backends.memcache.get('session:none'), undefined)
   assert.equal(await backends.memcache.get('unlabelled'), undefined)
+  assert.equal(await backends.memcache.get('sessions'), undefined)
   const after = await lookups()
   assert.equal(after('session', 'hit'), 1)
-  assert.equal(after('session', 'miss'), 1)
-  assert.equal(after('other', 'miss'), 1, 'a key of no known kind counts as other')
+  assert.equal(after('session', 'miss'), 1, 'a kind is what comes before the colon')
+  assert.equal(after('other', 'miss'), 2, 'a key of no known kind counts as other')
   assert.equal(after('aq', 'hit'), 0)
 })
 

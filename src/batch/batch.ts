@@ -252,10 +252,11 @@ export class Batch<K, V> implements BatchContext {
     let violation: TypeError | undefined
     if (values instanceof Map) {
       for (const entry of entries) {
-        if (values.has(entry.cacheKey)) {
-          this.#settle(entry, values.get(entry.cacheKey) as V | Error)
+        const cacheKey = this.#cache.cacheKeyOf(entry.key)
+        if (values.has(cacheKey)) {
+          this.#settle(entry, values.get(cacheKey) as V | Error)
         } else {
-          violation = missingKey(name, entry.cacheKey)
+          violation = missingKey(name, cacheKey)
           this.#fail(entry, violation)
         }
       }

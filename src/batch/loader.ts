@@ -21,7 +21,10 @@ export interface LoaderOptions<K> {
    * batch, so that loads of later turns join it. Default 0: send at the end of the turn.
    */
   waitMs?: number
-  /** Maps a key to the value the cache and the batch compare (for object keys). Default: the key itself. */
+  /**
+   * Maps a key to the value the cache and the batch compare (for object keys). Default: the key
+   * itself. Called whenever that value is needed, not only once per load: keep it pure.
+   */
   cacheKey?: (key: K) => unknown
 }
 

@@ -126,7 +126,8 @@ export function writeResults(name: string, figures: unknown): string {
 /** Prints rows as an aligned table. */
 export function printTable(rows: Record<string, string | number>[]): void {
   if (rows.length === 0) return
-  const columns = Object.keys(rows[0] as object)
+  // Every column any row has (a row without one shows an empty cell).
+  const columns = [...new Set(rows.flatMap((row) => Object.keys(row)))]
   const cell = (value: string | number | undefined): string =>
     typeof value === 'number'
       ? Number.isInteger(value)

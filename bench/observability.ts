@@ -39,9 +39,11 @@ const CONNECTIONS = 20
 const RATE = Number(process.env.RATE ?? 150)
 // VARIANTS='off;on' (with off, the base of the ratios) measures only those, in every part unless
 // IN_MEMORY=0, ON_SERVERS=0 or IN_PROCESS=0, and writes no results file: for trying a change.
-// In the HTTP parts a variant may end in `@base`: its server runs from the checkout at BASELINE (say a
-// git worktree of an earlier commit, its node_modules linked), so that a change and what came before
-// it are measured side by side in the same rounds; `on@base` is compared with `off@base`.
+// A variant may end in `@base`: its server runs from the checkout at BASELINE (say a git worktree of
+// an earlier commit, its node_modules linked), so that a change and what came before it are measured
+// side by side in the same rounds; `on@base` is compared with `off@base`. In process, both copies
+// then run in this one process, and a variant measured in both checkouts (`on` and `on@base`) also
+// gets its ratio to its base, the most precise measure of what a change costs or saves.
 const chosen = process.env.VARIANTS?.split(';')
 const BASELINE = process.env.BASELINE
 const httpVariants = chosen ?? ['off', 'metrics,logs', 'on', 'on,otlp10', 'on,otlp']
@@ -112,15 +114,21 @@ interface Served {
   requests: autocannon.Request[]
 }
 
-async function serve(name: string, env: Record<string, string>): Promise<Served> {
+/** What variant `name` observes (`on` for `on@base`), and the checkout it runs from when not this one. */
+function variantOf(name: string): { observe: string; checkout: string | undefined } {
   const [observe = name, checkout] = name.split('@')
   if (checkout !== undefined && (checkout !== 'base' || BASELINE === undefined)) {
     throw new Error(`variant ${name}: only @base is known, and it needs BASELINE (a checkout to run)`)
   }
+  return { observe, checkout: checkout === undefined ? undefined : BASELINE }
+}
+
+async function serve(name: string, env: Record<string, string>): Promise<Served> {
+  const { observe, checkout } = variantOf(name)
   const { child, line } = await startProcess(
     ['bench/observability-server.ts'],
     { OBSERVE: observe, ...env },
-    checkout === undefined ? undefined : BASELINE,
+    checkout,
   )
   const url = line.trim()
   const requests = await returningVisitor(async (path) => {
@@ -236,18 +244,40 @@ async function onServersPart() {
 // ---------------------------------------------------------------------------------------------
 // 3. In process
 
+/** What the in-process part takes from a checkout: its service, and its weft's tracing switch. */
+interface Checkout {
+  observedServer: typeof observedServer
+  partsOf: typeof partsOf
+  configureTracing: typeof configureTracing
+}
+
+const thisCheckout: Checkout = { observedServer, partsOf, configureTracing }
+
+/** The checkout at `path` (BASELINE), loaded once. */
+let baseCheckout: Promise<Checkout> | undefined
+function loadCheckout(path: string): Promise<Checkout> {
+  baseCheckout ??= Promise.all([
+    import(`${path}/bench/observability-app.ts`),
+    import(`${path}/src/index.ts`),
+  ]).then(([app, weft]) => ({ ...app, configureTracing: weft.configureTracing }) as Checkout)
+  return baseCheckout
+}
+
 async function inProcessPart() {
   const apps: {
     name: string
     parts: Set<Part>
     app: FastifyInstance
     onTrace: TraceListener
+    configureTracing: typeof configureTracing
     /** Sends the next searches together; resolves with their responses. */
     next: () => Promise<unknown[]>
   }[] = []
   for (const name of inProcessVariants) {
-    const parts = partsOf(name)
-    const { app, onTrace } = await observedServer(parts)
+    const { observe, checkout: path } = variantOf(name)
+    const checkout = path === undefined ? thisCheckout : await loadCheckout(path)
+    const parts = checkout.partsOf(observe)
+    const { app, onTrace } = await checkout.observedServer(parts)
     const requests = await returningVisitor(async (path) => {
       const response = await app.inject({ url: path, headers: { 'x-forwarded-for': '94.132.0.1' } })
       return String(response.headers['set-cookie'] ?? '')
@@ -261,12 +291,15 @@ async function inProcessPart() {
           return app.inject({ method: 'GET', url: path, headers })
         }),
       )
-    apps.push({ name, parts, app, onTrace, next })
+    apps.push({ name, parts, app, onTrace, configureTracing: checkout.configureTracing, next })
   }
   /** Runs `variant` for about `ms` of wall time; the CPU ms it used per request. */
   const run = async (variant: (typeof apps)[number], ms: number): Promise<number> => {
     // Each server's traces to its own listener only, as in a process of its own.
-    const restore = configureTracing({ enabled: variant.parts.has('trace'), onTrace: variant.onTrace })
+    const restore = variant.configureTracing({
+      enabled: variant.parts.has('trace'),
+      onTrace: variant.onTrace,
+    })
     const before = process.cpuUsage()
     const start = performance.now()
     let requests = 0
@@ -288,7 +321,8 @@ async function inProcessPart() {
   }
   await Promise.all(apps.map(({ app }) => app.close()))
   const rows = inProcessVariants.map((name) => {
-    const vsOff = ratios(cpu.get(name) as number[], cpu.get('off') as number[])
+    const vsOff = ratios(cpu.get(name) as number[], cpu.get(offOf(name)) as number[])
+    const base = cpu.get(`${name}@base`)
     return {
       variant: name,
       cpuMsPerRequest: round(median(cpu.get(name) as number[])),
@@ -296,6 +330,7 @@ async function inProcessPart() {
       cpuVsOffRange: `${vsOff.min}-${vsOff.max}`,
       leastCpuMs: round(Math.min(...(cpu.get(name) as number[]))),
       leastCpuVsOff: vsOff.ofLeast,
+      ...(base !== undefined && { cpuVsBase: ratios(cpu.get(name) as number[], base).median }),
     }
   })
   printTable(rows)

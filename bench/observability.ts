@@ -43,7 +43,8 @@ const RATE = Number(process.env.RATE ?? 150)
 // an earlier commit, its node_modules linked), so that a change and what came before it are measured
 // side by side in the same rounds; `on@base` is compared with `off@base`. In process, both copies
 // then run in this one process, and a variant measured in both checkouts (`on` and `on@base`) also
-// gets its ratio to its base, the most precise measure of what a change costs or saves.
+// gets its ratio to its base, the most precise measure of what a change costs or saves; there `off`
+// may be left out (VARIANTS='trace;trace@base'), for that ratio alone.
 const chosen = process.env.VARIANTS?.split(';')
 const BASELINE = process.env.BASELINE
 const httpVariants = chosen ?? ['off', 'metrics,logs', 'on', 'on,otlp10', 'on,otlp']
@@ -321,16 +322,21 @@ async function inProcessPart() {
   }
   await Promise.all(apps.map(({ app }) => app.close()))
   const rows = inProcessVariants.map((name) => {
-    const vsOff = ratios(cpu.get(name) as number[], cpu.get(offOf(name)) as number[])
+    const own = cpu.get(name) as number[]
+    // Without `off` (VARIANTS='trace;trace@base', say), a variant is compared with its base alone.
+    const off = cpu.get(offOf(name))
+    const vsOff = off === undefined ? undefined : ratios(own, off)
     const base = cpu.get(`${name}@base`)
     return {
       variant: name,
-      cpuMsPerRequest: round(median(cpu.get(name) as number[])),
-      cpuVsOff: vsOff.median,
-      cpuVsOffRange: `${vsOff.min}-${vsOff.max}`,
-      leastCpuMs: round(Math.min(...(cpu.get(name) as number[]))),
-      leastCpuVsOff: vsOff.ofLeast,
-      ...(base !== undefined && { cpuVsBase: ratios(cpu.get(name) as number[], base).median }),
+      cpuMsPerRequest: round(median(own)),
+      ...(vsOff !== undefined && {
+        cpuVsOff: vsOff.median,
+        cpuVsOffRange: `${vsOff.min}-${vsOff.max}`,
+      }),
+      leastCpuMs: round(Math.min(...own)),
+      ...(vsOff !== undefined && { leastCpuVsOff: vsOff.ofLeast }),
+      ...(base !== undefined && { cpuVsBase: ratios(own, base).median }),
     }
   })
   printTable(rows)

@@ -348,7 +348,7 @@ class SpanNode extends Node {
   readonly #root: Scope
 
   constructor(root: Scope, span: Span) {
-    super(root.deadline, span)
+    super(span)
     this.#root = root
     root.adopt(this)
     if (root.aborted) this.abort(root.reason)
@@ -361,6 +361,10 @@ class SpanNode extends Node {
 
   get name(): string {
     return this.#root.name
+  }
+
+  get deadline(): number | undefined {
+    return this.#root.deadline
   }
 
   get scope(): Node {

@@ -38,6 +38,9 @@ export abstract class Cancellable {
   }
 }
 
+/** What a node's `why` holds while it is not cancelled: one field for both, as every task has it. */
+const notCancelled: unique symbol = Symbol('not cancelled')
+
 /**
  * A node of the cancellation tree: every scope and every task is one.
  *
@@ -51,13 +54,16 @@ export abstract class Cancellable {
 export abstract class Node extends Cancellable {
   /** Name shown in errors and spans. */
   abstract get name(): string
-  /** The effective deadline in epoch ms (the earliest along the path to the root), if any. */
-  declare readonly deadline: number | undefined
+  /**
+   * The effective deadline in epoch ms (the earliest along the path to the root), if any. A getter,
+   * not a field: a task's is its scope's, and every field is paid by every task.
+   */
+  abstract get deadline(): number | undefined
   /** This node's span while its request is traced, else undefined (tracing off costs one check). */
   declare readonly span: Span | undefined
   // Private to Node (TypeScript's `private`, not #: see Cancellable).
   declare private controller: AbortController | undefined
-  declare private cancelled: boolean
+  /** Why this node was cancelled, or `notCancelled` while it is not (a reason may be undefined). */
   declare private why: unknown
   // Children form an intrusive doubly linked list: adopting and releasing a child is a few pointer
   // writes, with no allocation and no hashing, which matters at 10,000 tasks per scope.
@@ -65,13 +71,11 @@ export abstract class Node extends Cancellable {
   declare private firstChild: Cancellable | undefined
   declare private lastChild: Cancellable | undefined
 
-  constructor(deadline: number | undefined, span: Span | undefined) {
+  constructor(span: Span | undefined) {
     super()
-    this.deadline = deadline
     this.span = span
     this.controller = undefined
-    this.cancelled = false
-    this.why = undefined
+    this.why = notCancelled
     this.firstChild = undefined
     this.lastChild = undefined
   }
@@ -80,18 +84,18 @@ export abstract class Node extends Cancellable {
   get signal(): AbortSignal {
     if (this.controller === undefined) {
       this.controller = new AbortController()
-      if (this.cancelled) this.controller.abort(this.why)
+      if (this.why !== notCancelled) this.controller.abort(this.why)
     }
     return this.controller.signal
   }
 
   get aborted(): boolean {
-    return this.cancelled
+    return this.why !== notCancelled
   }
 
   /** Why this node was cancelled; undefined while it is not. */
   get reason(): unknown {
-    return this.why
+    return this.why === notCancelled ? undefined : this.why
   }
 
   /** The scope that owns this node's work: a scope itself, or the scope a task was spawned in. */
@@ -102,8 +106,7 @@ export abstract class Node extends Cancellable {
 
   /** Cancels this node and, recursively, everything under it, with `reason` as the abort reason. */
   abort(reason: unknown): void {
-    if (this.cancelled) return
-    this.cancelled = true
+    if (this.why !== notCancelled) return
     this.why = reason
     this.onAbort(reason)
     this.controller?.abort(reason)

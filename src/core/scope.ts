@@ -111,6 +111,8 @@ export class Scope extends Node {
   readonly #root: Scope
   /** The open scope this one was nested in: it counts this scope as running work until it settles. */
   #owner: Scope | undefined
+  /** The effective deadline: the earlier of this scope's own and its parent's. */
+  readonly #deadline: number | undefined
   /** The deadline this scope set itself, when it is earlier than the inherited one. */
   readonly #ownDeadline: number | undefined
   readonly #budget: number | undefined
@@ -148,7 +150,8 @@ export class Scope extends Node {
   ) {
     const inherited = parent?.deadline
     const earlier = ownDeadline !== undefined && (inherited === undefined || ownDeadline < inherited)
-    super(earlier ? ownDeadline : inherited, span)
+    super(span)
+    this.#deadline = earlier ? ownDeadline : inherited
     this.#name = name
     this.#parent = parent
     this.#root = parent === undefined ? this : (parent.root as Scope)
@@ -158,6 +161,10 @@ export class Scope extends Node {
 
   get name(): string {
     return this.#name
+  }
+
+  get deadline(): number | undefined {
+    return this.#deadline
   }
 
   get scope(): Scope {

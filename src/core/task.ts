@@ -59,7 +59,7 @@ export class Task<T = unknown> extends Node implements PromiseLike<T>, TaskConte
   /** @internal Created by `Scope.spawn`: `label` is the name given, or else the function. */
   constructor(scope: Scope, label: string | TaskFn<T>, ordinal: number) {
     const span = scope.span?.child(taskName(label, ordinal), 'task')
-    super(scope.deadline, span)
+    super(span)
     this.#scope = scope
     this.#label = label
     this.#ordinal = ordinal
@@ -69,6 +69,11 @@ export class Task<T = unknown> extends Node implements PromiseLike<T>, TaskConte
   get name(): string {
     if (typeof this.#label !== 'string') this.#label = taskName(this.#label, this.#ordinal)
     return this.#label
+  }
+
+  /** Its scope's: a task has no deadline of its own. */
+  get deadline(): number | undefined {
+    return this.#scope.deadline
   }
 
   get state(): TaskState {

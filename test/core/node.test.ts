@@ -8,9 +8,12 @@ class Leaf extends Node {
   readonly name: string
   readonly onCancel: () => void
   constructor(name: string, onCancel: () => void = () => {}) {
-    super(undefined, undefined)
+    super(undefined)
     this.name = name
     this.onCancel = onCancel
+  }
+  get deadline(): undefined {
+    return undefined
   }
   get scope(): Node {
     return this

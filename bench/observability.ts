@@ -255,13 +255,17 @@ interface Checkout {
 const thisCheckout: Checkout = { observedServer, partsOf, configureTracing }
 
 /** The checkout at `path` (BASELINE), loaded once. */
-let baseCheckout: Promise<Checkout> | undefined
+const checkouts = new Map<string, Promise<Checkout>>()
 function loadCheckout(path: string): Promise<Checkout> {
-  baseCheckout ??= Promise.all([
-    import(`${path}/bench/observability-app.ts`),
-    import(`${path}/src/index.ts`),
-  ]).then(([app, weft]) => ({ ...app, configureTracing: weft.configureTracing }) as Checkout)
-  return baseCheckout
+  let checkout = checkouts.get(path)
+  if (checkout === undefined) {
+    checkout = Promise.all([
+      import(`${path}/bench/observability-app.ts`),
+      import(`${path}/src/index.ts`),
+    ]).then(([app, weft]) => ({ ...app, configureTracing: weft.configureTracing }) as Checkout)
+    checkouts.set(path, checkout)
+  }
+  return checkout
 }
 
 async function inProcessPart() {

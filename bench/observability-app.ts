@@ -84,13 +84,9 @@ interface Serving {
 /** The in-memory backends. */
 async function onMemory(config: Config): Promise<Serving> {
   const memory = memoryBackends(await memoryData())
-  // The in-memory queue keeps every task (and checks each enqueue against them for duplicates): emptied
-  // as it goes, so that a request costs the same in the last round as in the first.
-  const emptying = setInterval(() => {
-    memory.tasks.splice(0)
-    memory.rankingLog.splice(0)
-    memory.sessions.clear()
-  }, 250)
+  // The in-memory queue keeps every task and its dedupe key: forgotten as it goes, so that the
+  // process's memory stays flat over a long run.
+  const emptying = setInterval(memory.forget, 250)
   return { config, backends: memory.backends, sources: {}, close: async () => clearInterval(emptying) }
 }
 

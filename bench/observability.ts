@@ -150,12 +150,12 @@ function offOf(variant: string): string {
   return variant.endsWith('@base') ? 'off@base' : 'off'
 }
 
-async function drive(server: Served, rate?: number) {
+async function drive(server: Served, rate?: number, seconds = SECONDS) {
   const cpuBefore = cpuSeconds(server.pid)
   const result = await autocannon({
     url: server.url,
     connections: CONNECTIONS,
-    duration: SECONDS,
+    duration: seconds,
     requests: server.requests,
     ...(rate !== undefined && { overallRate: rate }),
   })
@@ -182,6 +182,10 @@ async function httpPart(variants: string[], env: Record<string, string>, rate: n
       // Rotate the order, so that no variant always runs first (or right after another's garbage).
       for (let i = 0; i < servers.length; i++) {
         const server = servers[(i + r) % servers.length] as Served
+        // Unmeasured: the paced figure of a server that has just been idle while another ran came
+        // out about 1.5x that of the same server measured right after its own run (the first of a
+        // round is the last of the round before), whatever the variant.
+        await drive(server, undefined, 1)
         const paced = await drive(server, rate)
         const unbounded = await drive(server)
         cpu.get(server.name)?.push(paced.cpuMsPerRequest)

@@ -10,10 +10,11 @@
 // rounds of its ratio to `off` in the same round.
 //
 // 1. HTTP: each variant a server process of its own (observability-server.ts), driven by autocannon:
-//    per round, the server's CPU time per request (from /proc) under the same fixed load for every
-//    variant (RATE requests/s: a server that keeps up does the same work per request whatever else
-//    runs on the machine, where a saturated one batches more per turn as it falls behind), then its
-//    throughput unbounded (the figure that moves most with the machine's other work).
+//    per round, after a second of unmeasured load, the server's CPU time per request (from /proc)
+//    under the same fixed load for every variant (RATE requests/s: a server that keeps up does the
+//    same work per request whatever else runs on the machine, where a saturated one batches more per
+//    turn as it falls behind), then its throughput unbounded (the figure that moves most with the
+//    machine's other work).
 // 2. HTTP over real servers, as in production (PostgreSQL with the complete data sets, three memcached
 //    servers, Redis, the geocoder in process): as 1., `off`, `metrics,logs` and `on`, at SERVER_RATE
 //    requests/s. A request then also costs its backends' protocols, as it does for a user.

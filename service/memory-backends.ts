@@ -44,7 +44,7 @@ export interface MemoryBackends extends AsyncDisposable {
   readonly rankingLog: RankingDecision[]
   /**
    * Empties `tasks`, `sessions` and `rankingLog`, and forgets the dedupe keys seen: a long benchmark
-   * calls it now and then, so that a request costs the same in its last round as in its first.
+   * calls it now and then, so that its memory stays flat.
    */
   forget(): void
   close(): Promise<void>

@@ -38,6 +38,8 @@ const ROUNDS = Number(process.env.ROUNDS ?? 10)
 const SECONDS = Number(process.env.SECONDS ?? 2)
 const CONNECTIONS = 20
 const RATE = Number(process.env.RATE ?? 150)
+/** Unmeasured load on a server before its paced turn (see httpPart). */
+const WARM_UP_SECONDS = 1
 // VARIANTS='off;on' (with off, the base of the ratios) measures only those, in every part unless
 // IN_MEMORY=0, ON_SERVERS=0 or IN_PROCESS=0, and writes no results file: for trying a change.
 // A variant may end in `@base`: its server runs from the checkout at BASELINE (say a git worktree of
@@ -186,7 +188,7 @@ async function httpPart(variants: string[], env: Record<string, string>, rate: n
         // Unmeasured: the paced figure of a server that has just been idle while another ran came
         // out about 1.5x that of the same server measured right after its own run (the first of a
         // round is the last of the round before), whatever the variant.
-        await drive(server, undefined, 1)
+        await drive(server, undefined, WARM_UP_SECONDS)
         const paced = await drive(server, rate)
         const unbounded = await drive(server)
         cpu.get(server.name)?.push(paced.cpuMsPerRequest)
@@ -358,7 +360,7 @@ try {
   let http: Awaited<ReturnType<typeof httpPart>> | undefined
   if (process.env.IN_MEMORY !== '0') {
     console.log(
-      `1. HTTP: autocannon, ${CONNECTIONS} connections; per variant and round 1 s unmeasured, ${SECONDS} s at ${RATE} requests/s, then ${SECONDS} s unbounded; ${ROUNDS} rounds`,
+      `1. HTTP: autocannon, ${CONNECTIONS} connections; per variant and round ${WARM_UP_SECONDS} s unmeasured, ${SECONDS} s at ${RATE} requests/s, then ${SECONDS} s unbounded; ${ROUNDS} rounds`,
     )
     http = await httpPart(httpVariants, {}, RATE)
   }
@@ -387,7 +389,7 @@ function save(
   inProcess: Awaited<ReturnType<typeof inProcessPart>>,
 ) {
   const file = writeResults('observability', {
-    method: `GET /search on the in-memory backends, returning visitors; variants interleaved, order rotating, ${ROUNDS} rounds; "vs off" = median over rounds of the ratio to off in the same round. HTTP: autocannon, ${CONNECTIONS} connections, per round 1 s unmeasured, then ${SECONDS} s at ${RATE} requests/s (server CPU per request from /proc) then ${SECONDS} s unbounded (throughput). In process: fastify inject, CPU per request from process.cpuUsage(), ${IN_PROCESS_ROUNDS} rounds of ${IN_PROCESS_MS} ms per variant. leastCpuVsOff: the least CPU per request over the rounds, over off's least (other work on the machine only ever adds)`,
+    method: `GET /search on the in-memory backends, returning visitors; variants interleaved, order rotating, ${ROUNDS} rounds; "vs off" = median over rounds of the ratio to off in the same round. HTTP: autocannon, ${CONNECTIONS} connections, per round ${WARM_UP_SECONDS} s unmeasured, then ${SECONDS} s at ${RATE} requests/s (server CPU per request from /proc) then ${SECONDS} s unbounded (throughput). In process: fastify inject, CPU per request from process.cpuUsage(), ${IN_PROCESS_ROUNDS} rounds of ${IN_PROCESS_MS} ms per variant. leastCpuVsOff: the least CPU per request over the rounds, over off's least (other work on the machine only ever adds)`,
     http: http.rows,
     httpErrors: http.errors,
     httpOnServers: {

@@ -1,9 +1,9 @@
 import { clock } from '../core/clock.ts'
+import { currentSpan } from '../core/context.ts'
 import { AbortError, isAbort } from '../core/errors.ts'
 import { ambient, type Node } from '../core/node.ts'
 import { checkDuration, checkFunction, checkOptions, checkString, describe } from '../core/validate.ts'
 import type { Span } from '../trace/span.ts'
-import { startSpan } from '../trace/tracing.ts'
 import { detached, Flight } from './flight.ts'
 import { type CacheStore, memoryStore } from './store.ts'
 import { cancelled } from './waiter.ts'
@@ -187,7 +187,7 @@ export class SharedCache<V = unknown> {
     }
     const caller = ambient.getStore()
     if (caller?.aborted) return cancelled(`"${this.name}" lookup of ${describe(key)}`, caller.reason)
-    const span = startSpan(`${this.name}.get`, 'client', { 'cache.key': key })
+    const span = currentSpan()?.child(`${this.name}.get`, 'client').adoptAttributes({ 'cache.key': key })
     const flight = this.#flights.get(key)
     const value =
       flight === undefined ? this.#lookUp(key, fn, ttl, caller, span) : this.#join(flight, caller, span, true)

@@ -134,12 +134,21 @@ export class SpanColumns {
   /**
    * Adds `attributes` to span `serial`'s. A span with none yet gets a copy of the object as it is:
    * one copy of a literal's shape, rather than a property added (and the object's shape changed) at
-   * a time, which is how the adapters give the attributes each of their spans opens with.
+   * a time.
    */
   setAttributes(serial: number, attributes: Attributes): void {
+    this.#add(serial, attributes, true)
+  }
+
+  /** As {@link setAttributes}, but a span with none yet takes `attributes` itself (see `Span.adoptAttributes`). */
+  adoptAttributes(serial: number, attributes: Attributes): void {
+    this.#add(serial, attributes, false)
+  }
+
+  #add(serial: number, attributes: Attributes, copy: boolean): void {
     this.#attributes ??= []
     const own = this.#attributes[serial - 1]
-    if (own === undefined) this.#attributes[serial - 1] = { ...attributes }
+    if (own === undefined) this.#attributes[serial - 1] = copy ? { ...attributes } : attributes
     else Object.assign(own, attributes)
   }
 

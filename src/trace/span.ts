@@ -95,6 +95,16 @@ export class Span {
     return this
   }
 
+  /**
+   * @internal Takes `attributes`, an object made for this span alone, as its attributes (added to
+   * any it has); returns the span. What weft's adapters open their spans with: `setAttributes` must
+   * copy an object its caller may use again, and a traced search opens dozens of such spans.
+   */
+  adoptAttributes(attributes: Record<string, AttributeValue>): this {
+    this.trace.recorded.adoptAttributes(this.serial, attributes)
+    return this
+  }
+
   /** Closes the span; later calls are ignored, so the first outcome recorded wins. */
   finish(status: Exclude<SpanStatus, 'unset'>, error?: unknown): void {
     if (!this.trace.recorded.close(this.serial, status, clock().now(), error)) return

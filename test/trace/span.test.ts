@@ -67,6 +67,18 @@ describe('span ids', () => {
     span.setAttribute('db.system', 'memcached')
     assert.equal(other.attributes['db.system'], 'changed', 'spans never share an attributes object')
   })
+
+  test('adoptAttributes: the object itself becomes the attributes of a span without any, or is merged into them', () => {
+    const span = new Trace().startRoot('root')
+    const fresh = { 'db.system': 'memcached', 'db.operation.name': 'get' }
+    span.adoptAttributes(fresh).adoptAttributes({ 'memcache.hit': true })
+    assert.equal(span.attributes, fresh)
+    assert.deepEqual(span.toJSON().attributes, {
+      'db.system': 'memcached',
+      'db.operation.name': 'get',
+      'memcache.hit': true,
+    })
+  })
 })
 
 describe('Trace.compact()', () => {

@@ -287,7 +287,7 @@ export class ShardedMemcache implements Memcache {
 function clientSpan(method: string, address?: string): Span | undefined {
   return currentSpan()
     ?.child(`memcache.${method}`, 'client')
-    .setAttributes(
+    .adoptAttributes(
       address === undefined
         ? { 'db.system': 'memcached', 'db.operation.name': method }
         : { 'db.system': 'memcached', 'db.operation.name': method, 'server.address': address },

@@ -383,7 +383,7 @@ export class Batch {
         if (span === undefined) {
           // Every attribute from the start, the counts filled in as they are known: the object
           // keeps one shape.
-          span = parent.child('memcache.batch', 'batch').setAttributes({
+          span = parent.child('memcache.batch', 'batch').adoptAttributes({
             'db.system': 'memcached',
             'server.address': this.#shard.address,
             'memcache.batch.size': this.#ops.length,

@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto'
-import { currentSignal } from '../../core/context.ts'
+import { currentSignal, currentSpan } from '../../core/context.ts'
 import { AbortError, BackendUnavailable, isAbort } from '../../core/errors.ts'
 import { onAbort } from '../../core/on-abort.ts'
 import { formatTraceparent } from '../../trace/traceparent.ts'
-import { startSpan } from '../../trace/tracing.ts'
 import type { EnqueueOptions, EnqueueResult } from './task-queue.ts'
 
 /** Writes one task: its id, the enqueuing span's `traceparent`, and the signal that may still cancel the write. */
@@ -43,7 +42,7 @@ export class Producer {
     const signal = options?.signal ?? currentSignal()
     if (signal.aborted) throw new AbortError(`enqueue of "${name}"`, signal.reason)
     const id = randomUUID()
-    const span = startSpan('queue.enqueue', 'producer', {
+    const span = currentSpan()?.child('queue.enqueue', 'producer').adoptAttributes({
       'queue.backend': this.#endpoint.backend,
       'queue.name': name,
       'queue.task_id': id,

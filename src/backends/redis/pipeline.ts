@@ -1,8 +1,7 @@
 import { clock } from '../../core/clock.ts'
-import { currentDeadline, currentSignal, remaining } from '../../core/context.ts'
+import { currentDeadline, currentSignal, currentSpan, remaining } from '../../core/context.ts'
 import { AbortError, BackendTimeout, DeadlineExceeded } from '../../core/errors.ts'
 import type { Span } from '../../trace/span.ts'
-import { startSpan } from '../../trace/tracing.ts'
 import { NotConnected } from './errors.ts'
 import { type Expirable, TimeoutQueue } from './timeouts.ts'
 import type { Transport, Wire } from './transport.ts'
@@ -62,11 +61,13 @@ export class AutoPipeline {
 
   /** Queues `operation` for the next write and resolves with its decoded reply. */
   run<T>(operation: Operation<T>): Promise<T> {
-    const span = startSpan(`redis.${operation.name}`, 'client', this.#transport.attributes)
-    if (span !== undefined) {
-      span.attributes['db.operation.name'] = (operation.wire[0] ?? '').toUpperCase()
-      span.attributes['db.bytes_sent'] = wireBytes(operation.wire)
-    }
+    const span = currentSpan()
+      ?.child(`redis.${operation.name}`, 'client')
+      .adoptAttributes({
+        ...this.#transport.attributes,
+        'db.operation.name': (operation.wire[0] ?? '').toUpperCase(),
+        'db.bytes_sent': wireBytes(operation.wire),
+      })
     const signal = currentSignal()
     const left = remaining()
     let refusal: Error | undefined

@@ -5,12 +5,12 @@ import {
   clock,
   currentDeadline,
   currentSignal,
+  currentSpan,
   DeadlineExceeded,
   hedge,
   isAbort,
   retry,
   scope,
-  startSpan,
   type TaskContext,
 } from 'weft'
 import { formatTraceparent, TRACEPARENT_HEADER } from '../../trace/traceparent.ts'
@@ -216,11 +216,9 @@ export class RpcClient {
     signal: AbortSignal,
     deadline: number | undefined,
   ): Promise<unknown> {
-    const span = startSpan(
-      `rpc ${outgoing.method} ${outgoing.path.split('?', 1)[0]}`,
-      'client',
-      this.#attributes(outgoing),
-    )
+    const span = currentSpan()
+      ?.child(`rpc ${outgoing.method} ${outgoing.path.split('?', 1)[0]}`, 'client')
+      .adoptAttributes(this.#attributes(outgoing))
     let pass: CircuitPass | undefined
     let limit: Cancellation | undefined
     try {

@@ -1,6 +1,6 @@
+import { currentSpan } from '../../core/context.ts'
 import { BackendUnavailable, isAbort } from '../../core/errors.ts'
 import { checkFunction } from '../../core/validate.ts'
-import { startSpan } from '../../trace/tracing.ts'
 import { checkQuery, checkQueryOptions } from './checks.ts'
 import type { DriverMetrics, SqlConnection, SqlDriver } from './driver.ts'
 import { cancelled } from './errors.ts'
@@ -128,7 +128,8 @@ export class Database implements Queryable {
   ): Promise<QueryResult<Row>> {
     checkQuery('db.query()', text, params, options)
     const budget = budgetOf(options, this.#settings.statementTimeout)
-    const span = startSpan('sql.query', 'client', queryAttributes(this, text))
+    // Attributes are built only for a traced request: the chain stops at an absent span.
+    const span = currentSpan()?.child('sql.query', 'client').adoptAttributes(queryAttributes(this, text))
     const pool = this.#pool
     return runStatement<Row>(
       this,

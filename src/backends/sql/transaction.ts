@@ -1,6 +1,6 @@
+import { currentSpan } from '../../core/context.ts'
 import { checkFunction } from '../../core/validate.ts'
 import type { Span } from '../../trace/span.ts'
-import { startSpan } from '../../trace/tracing.ts'
 import { checkQuery, checkQueryOptions } from './checks.ts'
 import type { SqlConnection } from './driver.ts'
 import { cancelled, type Endpoint, QueryError, TransactionClosedError } from './errors.ts'
@@ -225,5 +225,5 @@ async function rollback(
 
 /** Opens the span of a top-level transaction. */
 export function transactionSpan(endpoint: Endpoint): Span | undefined {
-  return startSpan('sql.transaction', 'client', endpointAttributes(endpoint))
+  return currentSpan()?.child('sql.transaction', 'client').adoptAttributes(endpointAttributes(endpoint))
 }

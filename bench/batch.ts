@@ -6,33 +6,15 @@
 // cost per load: batching, the request cache, promises, and (for weft) the ambient lookup and the
 // cancellation bookkeeping. Figures go to bench/results/batch.json.
 import { createRequire } from 'node:module'
-import { currentSignal, type Scope, scope } from 'weft'
+import { currentSignal, scope } from 'weft'
 import { loader } from 'weft/batch'
+import { backend, type Loads, type Workload, workloads } from './batch-workloads.ts'
 import { type Measured, measure, printTable, ratiosTo, writeResults } from './harness.ts'
 
 const require = createRequire(import.meta.url)
 const DataLoader = require('dataloader') as typeof import('dataloader')
 
-interface Loads {
-  load(key: number): Promise<number>
-}
-
-/** The backend: answers every key at once, counting its round trips. */
-let roundTrips = 0
-const batchFn = async (keys: readonly number[]): Promise<number[]> => {
-  roundTrips += 1
-  return keys as number[]
-}
-
-const weft = loader('bench', batchFn)
-
-interface Workload {
-  name: string
-  /** Loads per request. */
-  loads: number
-  /** One request's work, given the loader to use. */
-  run: (loads: Loads, s: Scope) => Promise<unknown>
-}
+const weft = loader('bench', backend.batchFn)
 
 /**
  * The weft loader with cancellation through an AbortSignal listener per load (the task's own signal,
@@ -43,51 +25,14 @@ const weftWithListeners: Loads = {
   load: (key) => weft.load(key, { signal: currentSignal() }),
 }
 
-const workloads: Workload[] = [
-  {
-    name: '10,000 loads of distinct keys in one turn',
-    loads: 10_000,
-    run: (loads) => Promise.all(Array.from({ length: 10_000 }, (_, i) => loads.load(i))),
-  },
-  {
-    name: '10,000 single loads, one per turn (each awaited)',
-    loads: 10_000,
-    run: async (loads) => {
-      for (let i = 0; i < 10_000; i++) await loads.load(i)
-    },
-  },
-  {
-    name: '1,000 turns of 100 loads, 50% duplicates',
-    loads: 100_000,
-    run: async (loads) => {
-      for (let turn = 0; turn < 1_000; turn++) {
-        const turnLoads: Promise<number>[] = []
-        for (let i = 0; i < 100; i++) turnLoads.push(loads.load(turn * 50 + (i % 50)))
-        await Promise.all(turnLoads)
-      }
-    },
-  },
-  {
-    name: '100 turns of 100 tasks loading one key each, 50% duplicates',
-    loads: 10_000,
-    run: async (loads, s) => {
-      for (let turn = 0; turn < 100; turn++) {
-        const tasks = []
-        for (let i = 0; i < 100; i++) tasks.push(s.spawn(() => loads.load(turn * 50 + (i % 50))))
-        await Promise.all(tasks)
-      }
-    },
-  },
-]
-
 /** Round trips one request of `workload` takes with each loader: they must be the same. */
 async function roundTripsPerRequest(workload: Workload): Promise<{ dataloader: number; weft: number }> {
-  roundTrips = 0
-  await scope((s) => workload.run(new DataLoader(batchFn), s))
-  const dataloader = roundTrips
-  roundTrips = 0
+  backend.roundTrips = 0
+  await scope((s) => workload.run(new DataLoader(backend.batchFn), s))
+  const dataloader = backend.roundTrips
+  backend.roundTrips = 0
   await scope((s) => workload.run(weft, s))
-  return { dataloader, weft: roundTrips }
+  return { dataloader, weft: backend.roundTrips }
 }
 
 async function compare(workload: Workload) {
@@ -95,7 +40,7 @@ async function compare(workload: Workload) {
   if (trips.dataloader !== trips.weft)
     throw new Error(`${workload.name}: round trips differ: ${JSON.stringify(trips)}`)
   const variants = [
-    { name: 'DataLoader', op: () => scope((s) => workload.run(new DataLoader(batchFn), s)) },
+    { name: 'DataLoader', op: () => scope((s) => workload.run(new DataLoader(backend.batchFn), s)) },
     { name: 'weft loader', op: () => scope((s) => workload.run(weft, s)) },
   ]
   if (workload.name.includes('tasks')) {

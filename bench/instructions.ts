@@ -2,15 +2,15 @@
 //
 // bench:batch's workloads, each run under valgrind's callgrind, which counts the instructions the
 // process executes (the garbage collector's included: node runs single-threaded here). Timings on
-// these shared 2-core machines drift by 10% and more between runs of the same code; an instruction
-// count of the same code repeats to within a few instructions a load. It says nothing of cache
-// misses, so it complements the timed bench:batch rather than replacing it.
+// these shared 2-core machines drift by 10% and more between runs of the same code; the instruction
+// counts of its runs differed by 2% at most (most by a few instructions a load). They say nothing of
+// cache misses, so they complement the timed bench:batch rather than replace it.
 //
 // Each count is the difference between a run of about FEW_LOADS and one of MANY_LOADS loads (whole
 // requests, each a scope as in bench:batch), divided by the loads in between: start-up, module loading
-// and compiling cancel out, and what is left is the steady cost of a load. The counts repeat from run
-// to run, but depend on the heap the loads run in (how often it is collected): compare figures of one
-// run, not of runs with other settings. Needs valgrind (`apt-get install -y valgrind`).
+// and compiling cancel out, and what is left is the steady cost of a load. The counts depend on the
+// heap the loads run in (how often it is collected): compare figures of one run, not of runs with
+// other settings. Needs valgrind (`apt-get install -y valgrind`).
 // Figures go to bench/results/instructions.json.
 import { spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'

@@ -116,9 +116,6 @@ export class Span {
   }
 }
 
-/** The spans of a trace with none yet (never written: `Trace.open` makes the array with the root). */
-const noSpans: Span[] = []
-
 /** Receives each trace once its root span has ended. */
 export type TraceListener = (trace: Trace) => void
 
@@ -141,11 +138,8 @@ export class Trace {
   readonly #spanIds: SpanIds
   /** What the spans recorded; shared with `#compacted` once the trace has ended. */
   #recorded = new SpanColumns()
-  /**
-   * The span objects while the trace is recorded; undefined once it has ended and let them go (it is
-   * compacted then). Made with the root span, not empty: see `SpanColumns` on arrays that change kind.
-   */
-  #spans: Span[] | undefined = noSpans
+  /** The span objects while the trace is recorded; undefined once it has ended and let them go (it is compacted then). */
+  #spans: Span[] | undefined = []
   #compacted: CompactTrace | undefined = undefined
   /** The spans read back from `#compacted`, once asked for. */
   #readBack: Span[] | undefined = undefined
@@ -192,9 +186,7 @@ export class Trace {
     }
     const serial = this.#recorded.open(parent?.serial ?? 0, name, kind, clock().now())
     const span = new Span(this, parent, serial)
-    const spans = this.#spans as Span[]
-    if (spans.length === 0) this.#spans = [span]
-    else spans.push(span)
+    ;(this.#spans as Span[]).push(span)
     return span
   }
 

@@ -16,7 +16,7 @@ import { spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
 import { createRequire } from 'node:module'
 import { availableParallelism } from 'node:os'
-import { scope } from 'weft'
+import { map, scope } from 'weft'
 import { loader } from 'weft/batch'
 import { backend, type Workload, workloads } from './batch-workloads.ts'
 import { printTable, writeResults } from './harness.ts'
@@ -38,8 +38,13 @@ async function runRequests(name: LoaderName, index: number, requests: number): P
   }
 }
 
-/** The instructions callgrind counted for one child run. */
-async function countInstructions(name: LoaderName, index: number, requests: number): Promise<number> {
+/** The instructions callgrind counted for one child run (killed if `signal` aborts). */
+async function countInstructions(
+  name: LoaderName,
+  index: number,
+  requests: number,
+  signal: AbortSignal,
+): Promise<number> {
   const child = spawn(
     'valgrind',
     [
@@ -59,7 +64,7 @@ async function countInstructions(name: LoaderName, index: number, requests: numb
       String(index),
       String(requests),
     ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
+    { stdio: ['ignore', 'ignore', 'pipe'], signal },
   )
   let stderr = ''
   child.stderr.setEncoding('utf8').on('data', (text: string) => {
@@ -73,20 +78,6 @@ async function countInstructions(name: LoaderName, index: number, requests: numb
     )
   }
   return Number(collected[1])
-}
-
-/** Runs `jobs` at most `parallel` at a time, keeping their order. */
-async function inParallel<T>(jobs: (() => Promise<T>)[], parallel: number): Promise<T[]> {
-  const results: T[] = new Array(jobs.length)
-  let next = 0
-  const worker = async () => {
-    while (next < jobs.length) {
-      const index = next++
-      results[index] = await (jobs[index] as () => Promise<T>)()
-    }
-  }
-  await Promise.all(Array.from({ length: parallel }, worker))
-  return results
 }
 
 async function main(): Promise<void> {
@@ -105,12 +96,13 @@ async function main(): Promise<void> {
     })),
   )
   console.log(`${2 * pairs.length} callgrind runs of about ${FEW_LOADS} and ${MANY_LOADS} loads...`)
-  // Each run counts its own instructions: running them side by side changes no count.
-  const counts = await inParallel(
-    pairs.flatMap((pair) =>
-      [pair.few, pair.many].map((requests) => () => countInstructions(pair.name, pair.index, requests)),
-    ),
-    availableParallelism(),
+  // Each run counts its own instructions: running them side by side changes no count. A failed run
+  // cancels the others (their valgrind processes are killed).
+  const runs = pairs.flatMap((pair) => [pair.few, pair.many].map((requests) => ({ ...pair, requests })))
+  const counts = await map(
+    runs,
+    (run, _index, { signal }) => countInstructions(run.name, run.index, run.requests, signal),
+    { concurrency: availableParallelism() },
   )
   const perLoad = pairs.map(
     (pair, i) =>

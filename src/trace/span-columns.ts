@@ -9,6 +9,9 @@ import {
 
 type Attributes = Record<string, AttributeValue>
 
+/** Works out attributes of a span when they are read (see `SpanColumns.defer`): a new object each call. */
+export type Deferred = () => Attributes
+
 /**
  * The spans of one trace as columns, one entry per span in the order they started (serial 1, the
  * root, at index 0): what a trace records as it goes, and what it keeps once finished.
@@ -28,8 +31,10 @@ export class SpanColumns {
   #times: number[]
   /** Each span's parent's serial (0 for the root), kind and status, in one number (see {@link code}). */
   #codes: number[]
-  /** Sparse: only spans with attributes (errors) have an entry; undefined while none has. */
+  /** Sparse: only spans with attributes have an entry; undefined while none has. */
   #attributes: (Attributes | undefined)[] | undefined
+  /** Sparse: attributes still to be worked out, when first read (see {@link defer}). */
+  #deferred: (Deferred | undefined)[] | undefined
   #errors: (string | undefined)[] | undefined
   /** How many spans are open. */
   #open: number
@@ -41,6 +46,7 @@ export class SpanColumns {
       this.#times = noNumbers
       this.#codes = noNumbers
       this.#attributes = undefined
+      this.#deferred = undefined
       this.#errors = undefined
       this.#open = 0
       return
@@ -49,6 +55,7 @@ export class SpanColumns {
     this.#times = from.#times.slice()
     this.#codes = from.#codes.slice()
     this.#attributes = from.#attributes?.slice()
+    this.#deferred = from.#deferred?.slice()
     this.#errors = from.#errors?.slice()
     this.#open = from.#open
   }
@@ -128,11 +135,13 @@ export class SpanColumns {
 
   /** The span's attributes when it has any, without making an object when it has none. */
   attributesIfAny(serial: number): Attributes | undefined {
+    if (this.#deferred !== undefined) this.#workOut(serial)
     return this.#attributes?.[serial - 1]
   }
 
   /** The span's attributes, made (empty) when it has none yet. */
   attributes(serial: number): Attributes {
+    if (this.#deferred !== undefined) this.#workOut(serial)
     this.#attributes ??= []
     let own = this.#attributes[serial - 1]
     if (own === undefined) {
@@ -154,6 +163,23 @@ export class SpanColumns {
   /** As {@link setAttributes}, but a span with none yet takes `attributes` itself (see `Span.adoptAttributes`). */
   adoptAttributes(serial: number, attributes: Attributes): void {
     this.#add(serial, attributes, false)
+  }
+
+  /**
+   * Adds the attributes `compute` returns to span `serial`'s when they are first read (once; a later
+   * call replaces one not yet read). For what costs more to work out than most traces are worth: a
+   * trace is usually dropped unread once its request has ended.
+   */
+  defer(serial: number, compute: Deferred): void {
+    this.#deferred ??= []
+    this.#deferred[serial - 1] = compute
+  }
+
+  #workOut(serial: number): void {
+    const compute = (this.#deferred as (Deferred | undefined)[])[serial - 1]
+    if (compute === undefined) return
+    ;(this.#deferred as (Deferred | undefined)[])[serial - 1] = undefined
+    this.#add(serial, compute(), false)
   }
 
   #add(serial: number, attributes: Attributes, copy: boolean): void {

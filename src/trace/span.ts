@@ -105,6 +105,20 @@ export class Span {
     return this
   }
 
+  /**
+   * @internal Adds the attributes `compute` returns (a new object) when the span's attributes are
+   * first read, rather than now; returns the span. What weft's adapters record with what takes work
+   * to measure (the UTF-8 bytes of a Redis call's strings): most traces are dropped unread (the
+   * service's trace store keeps a few a second), and then it is never worked out. Reading (or writing
+   * through) `attributes` works them out, so defer after the span's other writes. `compute` must not
+   * depend on what changes later (it keeps what it closes over alive until then, or until the trace
+   * is let go).
+   */
+  deferAttributes(compute: () => Record<string, AttributeValue>): this {
+    this.trace.recorded.defer(this.serial, compute)
+    return this
+  }
+
   /** Closes the span; later calls are ignored, so the first outcome recorded wins. */
   finish(status: Exclude<SpanStatus, 'unset'>, error?: unknown): void {
     if (!this.trace.recorded.close(this.serial, status, clock().now(), error)) return

@@ -79,6 +79,25 @@ describe('span ids', () => {
       'memcache.hit': true,
     })
   })
+
+  test('deferAttributes: worked out once, when the attributes are first read (a compacted trace too)', async () => {
+    let computed = 0
+    const trace = await record(async (s) => {
+      s.span
+        ?.child('redis.get', 'client')
+        .adoptAttributes({ 'db.system': 'redis' })
+        .deferAttributes(() => {
+          computed += 1
+          return { 'db.bytes_sent': 12 }
+        })
+        .finish('ok')
+    })
+    assert.equal(computed, 0, 'not while recording, nor when the trace ended')
+    const kept = trace.compact()
+    assert.deepEqual(kept.toJSON().spans[1]?.attributes, { 'db.system': 'redis', 'db.bytes_sent': 12 })
+    assert.deepEqual(trace.spans[1]?.attributes, { 'db.system': 'redis', 'db.bytes_sent': 12 })
+    assert.equal(computed, 1)
+  })
 })
 
 describe('Trace.compact()', () => {

@@ -62,11 +62,10 @@ export class AutoPipeline {
   /** Queues `operation` for the next write and resolves with its decoded reply. */
   run<T>(operation: Operation<T>): Promise<T> {
     const span = currentSpan()
-      ?.child(`redis.${operation.name}`, 'client')
+      ?.child(spanNameOf(operation.name), 'client')
       .adoptAttributes({
         ...this.#transport.attributes,
-        'db.operation.name': (operation.wire[0] ?? '').toUpperCase(),
-        'db.bytes_sent': wireBytes(operation.wire),
+        'db.operation.name': commandNameOf(operation.wire[0] ?? ''),
       })
     const signal = currentSignal()
     const left = remaining()
@@ -231,8 +230,14 @@ class Call<T> implements Expirable {
     }
     this.#settle()
     if (this.#span !== undefined) {
-      this.#span.attributes['db.bytes_received'] = replyBytes(reply)
+      const { wire } = this.operation
       this.operation.annotate?.(this.#span, value)
+      // Counting UTF-8 bytes walks every string: done only if the trace is read (see deferAttributes;
+      // after `annotate`, whose writes would work them out at once).
+      this.#span.deferAttributes(() => ({
+        'db.bytes_sent': wireBytes(wire),
+        'db.bytes_received': replyBytes(reply),
+      }))
       this.#span.finish('ok')
     }
     this.#resolve(value)
@@ -240,6 +245,10 @@ class Call<T> implements Expirable {
 
   fail(error: Error): void {
     if (this.state === 'settled') return
+    if (this.state === 'sent' && this.#span !== undefined) {
+      const { wire } = this.operation
+      this.#span.deferAttributes(() => ({ 'db.bytes_sent': wireBytes(wire) }))
+    }
     this.#settle()
     this.#span?.finish(error instanceof AbortError ? 'cancelled' : 'error', error)
     this.#reject(error)
@@ -250,6 +259,29 @@ class Call<T> implements Expirable {
     this.#signal.removeEventListener('abort', this)
     this.#timeouts?.settled()
   }
+}
+
+// A traced call's span name and command name, made once per method and command rather than per
+// call (a template string and an upper-casing each, a few dozen times a traced search). Both sets
+// are bounded: the client's methods, and the commands they send.
+const spanNames = new Map<string, string>()
+const commandNames = new Map<string, string>()
+
+function spanNameOf(method: string): string {
+  return madeOnce(spanNames, method, (name) => `redis.${name}`)
+}
+
+function commandNameOf(command: string): string {
+  return madeOnce(commandNames, command, (name) => name.toUpperCase())
+}
+
+function madeOnce(made: Map<string, string>, key: string, make: (key: string) => string): string {
+  let value = made.get(key)
+  if (value === undefined) {
+    value = make(key)
+    made.set(key, value)
+  }
+  return value
 }
 
 function wireBytes(wire: Wire): number {

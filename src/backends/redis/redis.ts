@@ -36,7 +36,8 @@ export interface IncrOptions {
  * Each call is traced (when its request is) as a `client` span `redis.<method>` with `db.system`,
  * `server.address`, `server.port`, `db.operation.name`, `db.operation.batch.size` (the commands in the
  * write it went out in), `db.bytes_sent` and `db.bytes_received` (the bytes of the strings, protocol
- * framing not counted) and, for reads, `db.hits` and `db.misses`.
+ * framing not counted, for a call that was sent; worked out only when the span's attributes are
+ * read) and, for reads, `db.hits` and `db.misses`.
  *
  * Keys and values are strings (UTF-8). Every key is prefixed with the client's `keyPrefix`.
  */

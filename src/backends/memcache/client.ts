@@ -297,9 +297,12 @@ function clientSpan(method: string, address?: string): Span | undefined {
 function noAnnotation(): void {}
 
 function hitAttributes(span: Span, result: unknown): void {
-  span.setAttribute('memcache.hit', result !== undefined && result !== false)
+  // Stores by name, not `setAttribute(key, value)`: a store by a key only known at run time is a
+  // megamorphic keyed store (a dictionary-like lookup) wherever it is not inlined.
+  const { attributes } = span
+  attributes['memcache.hit'] = result !== undefined && result !== false
   const item = typeof result === 'object' && result !== null && 'value' in result ? result.value : result
-  if (Buffer.isBuffer(item)) span.setAttribute('memcache.bytes', item.length)
+  if (Buffer.isBuffer(item)) attributes['memcache.bytes'] = item.length
 }
 
 /** Finishes `span` (shared by the calls of a getMulti) with the outcome of them all. */

@@ -160,26 +160,25 @@ export class ServiceMetrics {
   ): Call {
     // Resolved once per call site; the outcomes other than ok, the first time they happen.
     const ok = this.#calls.labels(backend, name, 'ok')
-    return ((...args: never[]) => {
+    // An async function rather than `.then` with two closures: a traced search makes ~25 such calls.
+    return (async (...args: never[]) => {
       const start = performance.now()
-      return call(...args).then(
-        (value) => {
-          ok.observe((performance.now() - start) / 1000)
-          onValue?.(args, value)
-          return value
-        },
-        (error: unknown) => {
-          const cancelled = isAbort(error)
-          this.#calls
-            .labels(backend, name, cancelled ? 'cancelled' : 'error')
-            .observe((performance.now() - start) / 1000)
-          if (!cancelled) {
-            const type = error instanceof Error ? error.name : 'unknown'
-            this.#callErrors.labels(backend, name, type).inc()
-          }
-          throw error
-        },
-      )
+      try {
+        const value = await call(...args)
+        ok.observe((performance.now() - start) / 1000)
+        onValue?.(args, value)
+        return value
+      } catch (error) {
+        const cancelled = isAbort(error)
+        this.#calls
+          .labels(backend, name, cancelled ? 'cancelled' : 'error')
+          .observe((performance.now() - start) / 1000)
+        if (!cancelled) {
+          const type = error instanceof Error ? error.name : 'unknown'
+          this.#callErrors.labels(backend, name, type).inc()
+        }
+        throw error
+      }
     }) as Call
   }
 

@@ -72,8 +72,12 @@ abstract class Series<L extends string, Child extends { reset(): void }> {
   readonly help: string
   readonly aggregator = 'sum'
   readonly #labelNames: readonly L[]
-  /** Children by their label values, joined with NUL (which label values of ours never hold). */
-  readonly #children = new Map<string, { labels: Record<string, string>; child: Child }>()
+  /**
+   * Children by their label values: a Map per label, nested in the order of `labelNames`, so that
+   * finding a child builds no key (a string joined from the values, then hashed, on every request).
+   */
+  readonly #byValues = new Map<string, unknown>()
+  readonly #children: { labels: Record<string, string>; child: Child }[] = []
 
   constructor({ name, help, labelNames, registry }: SeriesConfiguration<L>) {
     this.name = name
@@ -91,14 +95,25 @@ abstract class Series<L extends string, Child extends { reset(): void }> {
         `${this.name}: ${this.#labelNames.length} label values wanted, got ${values.length}`,
       )
     }
-    const key = values.join('\u0000')
-    let entry = this.#children.get(key)
-    if (entry === undefined) {
-      const labels = Object.fromEntries(this.#labelNames.map((name, i) => [name, values[i] as string]))
-      entry = { labels, child: this.newChild() }
-      this.#children.set(key, entry)
+    let level = this.#byValues
+    for (let i = 0; i < values.length - 1; i++) {
+      const value = values[i] as string
+      let next = level.get(value) as Map<string, unknown> | undefined
+      if (next === undefined) {
+        next = new Map()
+        level.set(value, next)
+      }
+      level = next
     }
-    return entry.child
+    const last = values[values.length - 1] ?? ''
+    let child = level.get(last) as Child | undefined
+    if (child === undefined) {
+      child = this.newChild()
+      const labels = Object.fromEntries(this.#labelNames.map((name, i) => [name, values[i] as string]))
+      this.#children.push({ labels, child })
+      level.set(last, child)
+    }
+    return child
   }
 
   /**
@@ -106,13 +121,13 @@ abstract class Series<L extends string, Child extends { reset(): void }> {
    * so that the children handed out keep counting where the registry reads.
    */
   reset(): void {
-    for (const { child } of this.#children.values()) child.reset()
+    for (const { child } of this.#children) child.reset()
   }
 
   /** The samples, as prom-client's registry reads them from its own metrics. */
   get(): { name: string; help: string; type: string; aggregator: string; values: Sample[] } {
     const values: Sample[] = []
-    for (const { labels, child } of this.#children.values()) this.samples(labels, child, values)
+    for (const { labels, child } of this.#children) this.samples(labels, child, values)
     return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values }
   }
 

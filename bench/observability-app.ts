@@ -40,16 +40,17 @@ export function partsOf(text: string): Set<Part> {
 export async function observedServer(
   parts: Set<Part>,
   on: 'memory' | 'servers' = 'memory',
-): Promise<{ app: FastifyInstance; otlp?: OtlpExport; onTrace: TraceListener }> {
+  forgetting: 'timer' | 'manual' = 'timer',
+): Promise<{ app: FastifyInstance; otlp?: OtlpExport; onTrace: TraceListener; forget: () => void }> {
   const benchEnv = {
     PORT: '0',
     TRUST_PROXY: '1',
     SESSION_SECRET: 'bench bench bench bench bench bench',
     RATE_LIMITS: 'ip=1000000000,network=1000000000,asn=1000000000,global=1000000000',
   }
-  const { config, backends, sources, close } =
+  const { config, backends, sources, close, forget } =
     on === 'memory'
-      ? await onMemory(loadConfig(benchEnv))
+      ? await onMemory(loadConfig(benchEnv), forgetting)
       : await onServers(loadConfig({ ...process.env, ...benchEnv }))
   const otlp = parts.has('otlp') || parts.has('otlp10') ? sampledOtlp(parts.has('otlp10')) : undefined
   const traces = traceStoreFor(config)
@@ -71,7 +72,7 @@ export async function observedServer(
     traces.add(trace)
     otlp?.onTrace(trace)
   }
-  return otlp === undefined ? { app, onTrace } : { app, otlp, onTrace }
+  return otlp === undefined ? { app, onTrace, forget } : { app, otlp, onTrace, forget }
 }
 
 interface Serving {
@@ -79,15 +80,25 @@ interface Serving {
   backends: Backends
   sources: MetricsSources
   close: () => Promise<void>
+  /** Empties the in-memory queue and sessions (nothing, on servers). */
+  forget: () => void
 }
 
-/** The in-memory backends. */
-async function onMemory(config: Config): Promise<Serving> {
+/**
+ * The in-memory backends. Their queue keeps every task and its dedupe key: forgotten as it goes
+ * (every 250 ms, or, `manual`, whenever the caller says), so that the process's memory stays flat
+ * over a long run.
+ */
+async function onMemory(config: Config, forgetting: 'timer' | 'manual'): Promise<Serving> {
   const memory = memoryBackends(await memoryData())
-  // The in-memory queue keeps every task and its dedupe key: forgotten as it goes, so that the
-  // process's memory stays flat over a long run.
-  const emptying = setInterval(memory.forget, 250)
-  return { config, backends: memory.backends, sources: {}, close: async () => clearInterval(emptying) }
+  const emptying = forgetting === 'timer' ? setInterval(memory.forget, 250) : undefined
+  return {
+    config,
+    backends: memory.backends,
+    sources: {},
+    close: async () => clearInterval(emptying),
+    forget: memory.forget,
+  }
 }
 
 /**
@@ -97,7 +108,13 @@ async function onMemory(config: Config): Promise<Serving> {
  */
 async function onServers(config: Config): Promise<Serving> {
   const runtime = await openBackends(config)
-  return { config, backends: runtime.backends, sources: runtime.resources, close: () => runtime.close() }
+  return {
+    config,
+    backends: runtime.backends,
+    sources: runtime.resources,
+    close: () => runtime.close(),
+    forget: () => {},
+  }
 }
 
 /** The searches of a returning visitor (a session, warm caches): 10 queries from 3 addresses. */

@@ -1,0 +1,234 @@
+// npm run bench:observability:instructions — what observing the search service costs, in instructions.
+//
+// bench:observability times the service; on these shared 2-core machines its same-round ratios
+// spread by ±30% and its medians move by 5% and more from run to run, more than most changes to
+// tracing. Here each variant (`off`, `trace`, `metrics`, `trace,metrics`) is a server process on the
+// in-memory backends under valgrind's callgrind, and what is counted is the instructions of REQUESTS
+// searches (fastify inject, 10 at a time, a returning visitor as in bench:observability), after a
+// warm-up, split three ways: the garbage collector's (its entry point's inclusive count), the
+// optimizing compilers' (left out: when a function gets compiled is not a cost of a request), and
+// everything else. Made repeatable: one thread, fixed hash and random seeds, seeded `Math.random` and
+// `node:crypto` randomness (a session's id picks the memcache shard of its key), a weft clock that
+// never moves (no deadline fires, no cache entry expires, no trace is slow), a young generation of
+// fixed size, and the in-memory queue emptied every 250 requests rather than by a timer. Two runs of
+// the same code then differ by less than 0.1%. Counts say nothing of cache misses, which tracing
+// (more memory touched) has its share of: they complement bench:observability, they do not replace it.
+// Needs valgrind (`apt-get install -y valgrind`). Figures go to bench/results/observability-instructions.json.
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
+import { once } from 'node:events'
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { createRequire, syncBuiltinESMExports } from 'node:module'
+import { availableParallelism, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { configureTracing, map, useClock } from 'weft'
+import { VirtualClock } from 'weft/testing'
+import { printTable, writeResults } from './harness.ts'
+import { observedServer, partsOf, searches } from './observability-app.ts'
+
+const VARIANTS = process.env.VARIANTS?.split(';') ?? ['off', 'trace', 'metrics', 'trace,metrics']
+const WARM_UP_REQUESTS = 3_000
+const REQUESTS = 900
+const CONCURRENCY = 10
+const FORGET_EVERY = 250
+const NODE_FLAGS = [
+  '--single-threaded',
+  '--predictable',
+  '--random-seed=1',
+  '--hash-seed=1',
+  '--min-semi-space-size=16',
+  '--max-semi-space-size=16',
+  '--conditions=source',
+]
+
+/** Replaces every source of randomness a search draws on with a seeded one. */
+function seedRandomness(): void {
+  let state = 42
+  const next = () => {
+    state = (Math.imul(state, 1103515245) + 12345) >>> 0
+    return state
+  }
+  Math.random = () => next() / 2 ** 32
+  const fill = <T extends NodeJS.ArrayBufferView>(
+    view: T,
+    offset = 0,
+    size = view.byteLength - offset,
+  ): T => {
+    const bytes = new Uint8Array(view.buffer, view.byteOffset + offset, size)
+    for (let i = 0; i < bytes.length; i++) bytes[i] = next() >>> 24
+    return view
+  }
+  const crypto = createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto')
+  crypto.randomBytes = ((size: number, callback?: (error: null, bytes: Buffer) => void) => {
+    const bytes = fill(Buffer.alloc(size))
+    if (callback === undefined) return bytes
+    process.nextTick(callback, null, bytes)
+  }) as typeof crypto.randomBytes
+  crypto.randomFillSync = fill as typeof crypto.randomFillSync
+  crypto.randomUUID = () => {
+    const hex = fill(Buffer.alloc(16)).toString('hex')
+    return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-a${hex.slice(17, 20)}-${hex.slice(20)}`
+  }
+  // The service's modules import these by name: their bindings follow the CommonJS module's.
+  syncBuiltinESMExports()
+}
+
+/**
+ * In the child, under callgrind: the service observed as `variant`, warmed up, then serving batches
+ * of searches as told on stdin (`N`: N requests, then `done`; `quit`), while the parent switches
+ * callgrind's counting on and dumps its counts.
+ */
+async function serve(variant: string): Promise<void> {
+  seedRandomness()
+  useClock(new VirtualClock())
+  const parts = partsOf(variant)
+  const { app, onTrace, forget } = await observedServer(parts, 'memory', 'manual')
+  configureTracing(parts.has('trace') ? { enabled: true, onTrace } : { enabled: false })
+  const first = await app.inject({ url: '/search?q=lisb', headers: { 'x-forwarded-for': '94.132.0.1' } })
+  const visits = searches(String(first.headers['set-cookie']).split(';')[0] as string)
+  let served = 0
+  const run = async (requests: number) => {
+    for (const end = served + requests; served < end; served += CONCURRENCY) {
+      const batch = visits
+        .slice(0, CONCURRENCY)
+        .map((visit) => app.inject({ url: visit.path, headers: visit.headers }))
+      for (const response of await Promise.all(batch)) {
+        if (response.statusCode !== 200)
+          throw new Error(`a search answered ${response.statusCode}: ${response.body}`)
+      }
+      if (served % FORGET_EVERY === 0) forget()
+    }
+  }
+  await run(WARM_UP_REQUESTS)
+  // callgrind_control acts when the process runs code: a timer keeps it doing so while it waits.
+  const awake = setInterval(() => {}, 5)
+  console.log('ready')
+  for await (const line of createInterface({ input: process.stdin })) {
+    if (line === 'quit') break
+    await run(Number(line))
+    console.log('done')
+  }
+  clearInterval(awake)
+  await app.close()
+}
+
+interface Counts {
+  variant: string
+  /** Per request: everything but the collector and the compilers. */
+  instructions: number
+  /** Per request: the garbage collector. */
+  gc: number
+}
+
+/** Runs `variant` under callgrind and returns its counts per request (the child is killed if `signal` aborts). */
+async function countVariant(variant: string, signal: AbortSignal): Promise<Counts> {
+  const directory = mkdtempSync(join(tmpdir(), 'weft-callgrind-'))
+  const child = spawn(
+    'valgrind',
+    [
+      '--tool=callgrind',
+      '--instr-atstart=no',
+      `--callgrind-out-file=${join(directory, 'out')}`,
+      process.execPath,
+      ...NODE_FLAGS,
+      import.meta.filename,
+      '--serve',
+      variant,
+    ],
+    { stdio: ['pipe', 'pipe', 'pipe'], signal },
+  )
+  let stderr = ''
+  child.stderr.setEncoding('utf8').on('data', (text: string) => {
+    stderr += text
+  })
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]()
+  const expect = async (wanted: string) => {
+    const line = await lines.next()
+    if (line.done || line.value !== wanted) {
+      throw new Error(`callgrind run of ${variant}: expected "${wanted}":\n${stderr.slice(-3000)}`)
+    }
+  }
+  try {
+    await expect('ready')
+    const control = (option: string) =>
+      execFileSync('callgrind_control', [option, String(child.pid)], { stdio: 'ignore' })
+    control('--instr=on')
+    control('--zero')
+    child.stdin.write(`${REQUESTS}\n`)
+    await expect('done')
+    control('--dump')
+    const dump = readdirSync(directory)
+      .filter((name) => name.startsWith('out'))
+      .sort()
+      .at(-1)
+    if (dump === undefined) throw new Error(`callgrind run of ${variant} wrote no counts`)
+    const split = inclusiveCounts(join(directory, dump))
+    child.stdin.end('quit\n')
+    await once(child, 'exit')
+    return {
+      variant,
+      instructions: (split.total - split.gc - split.compile) / REQUESTS,
+      gc: split.gc / REQUESTS,
+    }
+  } finally {
+    child.kill()
+    rmSync(directory, { recursive: true, force: true })
+  }
+}
+
+/** The total count of a callgrind dump, and the inclusive counts of the collector and the optimizing compilers. */
+function inclusiveCounts(file: string): { total: number; gc: number; compile: number } {
+  const text = execFileSync('callgrind_annotate', ['--inclusive=yes', '--threshold=100', file], {
+    encoding: 'utf8',
+    maxBuffer: 256 * 1024 * 1024,
+  })
+  const count = (pattern: RegExp) => {
+    const line = text.split('\n').find((row) => pattern.test(row))
+    return line === undefined ? 0 : Number(line.trim().split(' ')[0]?.replaceAll(',', ''))
+  }
+  return {
+    total: count(/PROGRAM TOTALS/),
+    gc: count(/v8::internal::Heap::CollectGarbage\(v8::internal::AllocationSpace/),
+    compile: count(/v8::internal::Compiler::CompileOptimized\(/),
+  }
+}
+
+async function main(): Promise<void> {
+  if (spawnSync('valgrind', ['--version']).error !== undefined) {
+    throw new Error(
+      'bench:observability:instructions needs valgrind on the PATH (apt-get install -y valgrind)',
+    )
+  }
+  console.log(`${VARIANTS.length} callgrind runs of ${REQUESTS} searches each, after ${WARM_UP_REQUESTS}...`)
+  const counts = await map(VARIANTS, (variant, _index, { signal }) => countVariant(variant, signal), {
+    concurrency: availableParallelism(),
+  })
+  const off = counts.find((count) => count.variant === 'off')
+  const rows = counts.map((count) => ({
+    ...count,
+    instructionsVsOff: off === undefined ? Number.NaN : count.instructions / off.instructions,
+    withGcVsOff:
+      off === undefined ? Number.NaN : (count.instructions + count.gc) / (off.instructions + off.gc),
+  }))
+  console.log(
+    '\nInstructions per search (callgrind), the search service in process on the in-memory backends',
+  )
+  printTable(
+    rows.map((row) => ({
+      variant: row.variant,
+      instructions: Math.round(row.instructions),
+      'garbage collector': Math.round(row.gc),
+      'vs off': row.instructionsVsOff,
+      'with the collector, vs off': row.withGcVsOff,
+    })),
+  )
+  if (process.env.VARIANTS !== undefined) return
+  const file = writeResults('observability-instructions', {
+    method: `callgrind, ${REQUESTS} searches after ${WARM_UP_REQUESTS}, node ${NODE_FLAGS.join(' ')}: instructions per search without the collector and the optimizing compilers, and the collector's`,
+    variants: rows,
+  })
+  console.log(`\nfigures written to ${file}`)
+}
+
+if (process.argv[2] === '--serve') await serve(process.argv[3] as string)
+else await main()

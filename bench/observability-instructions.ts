@@ -11,8 +11,12 @@
 // `node:crypto` randomness (a session's id picks the memcache shard of its key), a weft clock that
 // never moves (no deadline fires, no cache entry expires, no trace is slow), a young generation of
 // fixed size, and the in-memory queue emptied every 250 requests rather than by a timer. Two runs of
-// the same code then differ by less than 0.1%. Counts say nothing of cache misses, which tracing
-// (more memory touched) has its share of: they complement bench:observability, they do not replace it.
+// the same code side by side then count within 0.1% of each other; runs at different times, the
+// machine busy or not, moved by up to 1%, and the collector's part by more (when V8 starts marking
+// the old generation depends on timers too; `--predictable-gc-schedule` fixes that, but with heap
+// limits so small that collecting dominated every count). Counts say nothing of cache misses, which
+// tracing (more memory touched) has its share of: they complement bench:observability, they do not
+// replace it.
 // Needs valgrind (`apt-get install -y valgrind`). Figures go to bench/results/observability-instructions.json.
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'

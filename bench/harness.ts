@@ -1,7 +1,7 @@
 // Shared measuring loop for the benchmarks: variants run interleaved, round after round, so that
 // machine noise (2 shared cores here) hits every variant alike; figures are medians over rounds and
 // the headline numbers are ratios between variants of the same run.
-import { type ChildProcess, spawn } from 'node:child_process'
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
 import { writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
@@ -200,5 +200,25 @@ export async function withServers<T>(fn: (env: ServersEnv) => Promise<T>): Promi
     })
   } finally {
     await Promise.all([database.drop(), memcached.stop(), redis.stop()])
+  }
+}
+
+/**
+ * The node flags of a benchmark process whose instructions callgrind counts: one thread (the
+ * collector's work is counted with the rest, and in the same order each run), and no randomness that
+ * would change hash tables or compilation from one run to the next.
+ */
+export const repeatableNodeFlags = [
+  '--single-threaded',
+  '--predictable',
+  '--random-seed=1',
+  '--hash-seed=1',
+  '--conditions=source',
+]
+
+/** Throws, naming `script`, unless valgrind is on the PATH. */
+export function requireValgrind(script: string): void {
+  if (spawnSync('valgrind', ['--version']).error !== undefined) {
+    throw new Error(`${script} needs valgrind on the PATH (apt-get install -y valgrind)`)
   }
 }

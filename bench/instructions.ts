@@ -12,14 +12,14 @@
 // heap the loads run in (how often it is collected): compare figures of one run, not of runs with
 // other settings. Needs valgrind (`apt-get install -y valgrind`).
 // Figures go to bench/results/instructions.json.
-import { spawn, spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { createRequire } from 'node:module'
 import { availableParallelism } from 'node:os'
 import { map, scope } from 'weft'
 import { loader } from 'weft/batch'
 import { backend, type Workload, workloads } from './batch-workloads.ts'
-import { printTable, writeResults } from './harness.ts'
+import { printTable, repeatableNodeFlags, requireValgrind, writeResults } from './harness.ts'
 
 const FEW_LOADS = 200_000
 const MANY_LOADS = 600_000
@@ -51,13 +51,7 @@ async function countInstructions(
       '--tool=callgrind',
       '--callgrind-out-file=/dev/null',
       process.execPath,
-      // One thread (the collector's work is counted with the rest, and in the same order each run),
-      // and no randomness that would change hash tables or compilation from one run to the next.
-      '--single-threaded',
-      '--predictable',
-      '--random-seed=1',
-      '--hash-seed=1',
-      '--conditions=source',
+      ...repeatableNodeFlags,
       import.meta.filename,
       '--run',
       name,
@@ -81,9 +75,7 @@ async function countInstructions(
 }
 
 async function main(): Promise<void> {
-  if (spawnSync('valgrind', ['--version']).error !== undefined) {
-    throw new Error('bench:instructions needs valgrind on the PATH (apt-get install -y valgrind)')
-  }
+  requireValgrind('bench:instructions')
   const requestsFor = (loads: number, workload: Workload) => Math.max(1, Math.round(loads / workload.loads))
   // Per workload and loader: a run of a few requests and one of many.
   const pairs = workloads.flatMap((workload, index) =>

@@ -18,7 +18,7 @@
 // tracing (more memory touched) has its share of: they complement bench:observability, they do not
 // replace it.
 // Needs valgrind (`apt-get install -y valgrind`). Figures go to bench/results/observability-instructions.json.
-import { execFileSync, spawn, spawnSync } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { createRequire, syncBuiltinESMExports } from 'node:module'
@@ -27,7 +27,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { configureTracing, map, useClock } from 'weft'
 import { VirtualClock } from 'weft/testing'
-import { printTable, writeResults } from './harness.ts'
+import { printTable, repeatableNodeFlags, requireValgrind, writeResults } from './harness.ts'
 import { observedServer, partsOf, searches } from './observability-app.ts'
 
 const VARIANTS = process.env.VARIANTS?.split(';') ?? ['off', 'trace', 'metrics', 'trace,metrics']
@@ -35,15 +35,7 @@ const WARM_UP_REQUESTS = 3_000
 const REQUESTS = 900
 const CONCURRENCY = 10
 const FORGET_EVERY = 250
-const NODE_FLAGS = [
-  '--single-threaded',
-  '--predictable',
-  '--random-seed=1',
-  '--hash-seed=1',
-  '--min-semi-space-size=16',
-  '--max-semi-space-size=16',
-  '--conditions=source',
-]
+const NODE_FLAGS = [...repeatableNodeFlags, '--min-semi-space-size=16', '--max-semi-space-size=16']
 
 /** Replaces every source of randomness a search draws on with a seeded one. */
 function seedRandomness(): void {
@@ -198,11 +190,7 @@ function inclusiveCounts(file: string): { total: number; gc: number; compile: nu
 }
 
 async function main(): Promise<void> {
-  if (spawnSync('valgrind', ['--version']).error !== undefined) {
-    throw new Error(
-      'bench:observability:instructions needs valgrind on the PATH (apt-get install -y valgrind)',
-    )
-  }
+  requireValgrind('bench:observability:instructions')
   console.log(`${VARIANTS.length} callgrind runs of ${REQUESTS} searches each, after ${WARM_UP_REQUESTS}...`)
   const counts = await map(VARIANTS, (variant, _index, { signal }) => countVariant(variant, signal), {
     concurrency: availableParallelism(),

@@ -1,10 +1,9 @@
 import { AbortError } from '../core/errors.ts'
 import { Cancellable, type Node } from '../core/node.ts'
 
-const PENDING = 0
-const FULFILLED = 1
-const REJECTED = 2
-type State = typeof PENDING | typeof FULFILLED | typeof REJECTED
+// What `Shared.live` holds once the outcome has settled (while pending, it is a count from 0 up).
+const FULFILLED = -1
+const REJECTED = -2
 
 function ignore(): void {}
 
@@ -30,7 +29,6 @@ export abstract class Shared<T> {
   // Declared for the type checker and assigned in the constructor, not initialized where declared:
   // V8 runs each class's field initializers as a function of its own, about 10 ns for every key a
   // request loads (its Entry) or fetch the shared cache makes. Private to this class by convention.
-  declare private state: State
   declare private value: unknown
   /** The promise shared by the callers that cannot be cancelled (made for the first of them). */
   declare private promise: Promise<T> | undefined
@@ -38,11 +36,14 @@ export abstract class Shared<T> {
   declare private rejectShared: ((error: unknown) => void) | undefined
   /** Waiters not yet settled, newest first: a linked list, so a key with one caller costs no array. */
   declare private waiters: Waiter<T> | undefined
-  /** Callers still interested: each waiter, plus one for the shared promise (which never gives up). */
+  /**
+   * While pending, the callers still interested: each waiter, plus one for the shared promise (which
+   * never gives up); once settled, FULFILLED or REJECTED. One field for both: each field of an entry
+   * costs every key a request loads.
+   */
   declare private live: number
 
   constructor() {
-    this.state = PENDING
     this.value = undefined
     this.promise = undefined
     this.resolveShared = undefined
@@ -52,12 +53,12 @@ export abstract class Shared<T> {
   }
 
   get pending(): boolean {
-    return this.state === PENDING
+    return this.live >= 0
   }
 
   /** Whether it settled with a value (rather than an error); false while pending. */
   get fulfilled(): boolean {
-    return this.state === FULFILLED
+    return this.live === FULFILLED
   }
 
   /** The value, or the error, it settled with; undefined while pending. */
@@ -85,7 +86,7 @@ export abstract class Shared<T> {
    * key by the same caller share one promise, since they can only be cancelled together.
    */
   join(owner: Node | undefined, signal: AbortSignal | undefined): Promise<T> {
-    if (this.state !== PENDING) return this.settledPromise()
+    if (this.live < 0) return this.settledPromise()
     if (owner === undefined && signal === undefined) return this.shared()
     const latest = this.waiters
     if (latest !== undefined && latest.owner === owner && latest.cancelSignal === signal)
@@ -111,7 +112,7 @@ export abstract class Shared<T> {
 
   /** A promise of the outcome once it has settled (a caller who cannot be cancelled any more). */
   settledPromise(): Promise<T> {
-    if (this.state === FULFILLED) return Promise.resolve(this.value as T)
+    if (this.live === FULFILLED) return Promise.resolve(this.value as T)
     const rejected = Promise.reject(this.value)
     rejected.catch(ignore)
     return rejected
@@ -128,12 +129,12 @@ export abstract class Shared<T> {
 
   /** @internal A waiter was cancelled before the outcome settled. */
   left(reason: unknown): void {
-    if (this.state === PENDING && --this.live === 0) this.onAbandoned(reason)
+    if (this.live > 0 && --this.live === 0) this.onAbandoned(reason)
   }
 
-  private settleAll(state: State, value: unknown, quiet: boolean): void {
-    if (this.state !== PENDING) return
-    this.state = state
+  private settleAll(state: typeof FULFILLED | typeof REJECTED, value: unknown, quiet: boolean): void {
+    if (this.live < 0) return
+    this.live = state
     this.value = value
     if (this.promise !== undefined) {
       if (state === FULFILLED) this.resolveShared?.(value as T)

@@ -28,7 +28,7 @@ const app = await createServer({
   backends: runtime.backends,
   config,
   logger,
-  metrics: new ServiceMetrics(runtime.resources),
+  metrics: new ServiceMetrics({ ...runtime.resources, process: true }),
   ...(otlp !== undefined && { onTrace: otlp.onTrace }),
 })
 stopCleanlyOnSignal([() => app.close(), () => runtime.close(), () => otlp?.shutdown()])

@@ -14,7 +14,7 @@
  */
 import { performance } from 'node:perf_hooks'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { Counter, Gauge, Registry } from 'prom-client'
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client'
 import { isAbort } from 'weft'
 import { loaderStats } from 'weft/batch'
 import type { Memcache } from 'weft/memcache'
@@ -32,6 +32,14 @@ export interface MetricsSources {
   db?: Pick<Database, 'stats'>
   /** Its tasks by name and state, and how long the oldest due task has waited. */
   queue?: Pick<TaskQueue, 'stats' | 'lag'>
+  /**
+   * The process's own figures too: prom-client's default metrics (CPU, memory, heap, garbage
+   * collection, and the event loop's delay: `nodejs_eventloop_lag_max_seconds` is the longest interval
+   * between the 10 ms samples of a timer since the last scrape, 10 ms more than the longest it ran
+   * late; the first sample after a scrape is not counted). For the service's one server per process:
+   * they start monitors that run as long as the process does.
+   */
+  process?: boolean
 }
 
 /** Seconds; from a cached memcache read to a search near its 2 s budget. */
@@ -102,6 +110,9 @@ export class ServiceMetrics {
     if (sources.memcache !== undefined) this.#memcacheCounters(sources.memcache)
     if (sources.db !== undefined) this.#databaseCounters(sources.db)
     if (sources.queue !== undefined) this.#queueGauges(sources.queue)
+    // 10 ms, as fine as the deadlines and timeouts the service is judged by.
+    if (sources.process === true)
+      collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 })
   }
 
   /** `backends` with every call timed, and memcache reads counted as hits or misses. */

@@ -1,6 +1,7 @@
 // Scenario 3: PostgreSQL slowed to 2 s per query (a fault proxy adds 2 s to every message the service
 // sends it) under load, with a request budget of 1 s. Searches the cache cannot answer end at their
-// deadline with a 503 or 504 (measured by the client: within the deadline + 50 ms), nothing else
+// deadline with a 503 or 504 (measured by the client: within the deadline + 50 ms, beyond how late
+// timers ran in the service and in the client), nothing else
 // fails; the pool does not stay exhausted (within 2 s of the slowdown's end, every search answers
 // 200 again), and no query is left running on the server.
 import assert from 'node:assert/strict'
@@ -22,6 +23,25 @@ import {
 
 const deadline = 1000
 const slowdown = { latency: 2000, lasts: 8000 }
+
+/**
+ * How late the service's own timers ran (its event loop held up: by its garbage collector, by the
+ * machine's other work) since its previous scrape, in ms, as its /metrics says.
+ */
+async function serviceTimersLateMs(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text()
+  const max = /^nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(text)?.[1]
+  if (max === undefined) throw new Error("the service's /metrics has no nodejs_eventloop_lag_max_seconds")
+  return lateMs(Number(max) * 1000)
+}
+
+/**
+ * How late a delay monitor's timer ran, from the longest interval it measured between its samples,
+ * ms: the service's (see service/observability/metrics.ts) and this test's sample every 10 ms.
+ */
+function lateMs(longestIntervalMs: number): number {
+  return Math.max(0, Math.round((longestIntervalMs - 10) * 10) / 10)
+}
 
 /**
  * Queries of `database` (from anyone but the asker) busy for more than a second: any of them now,
@@ -66,8 +86,10 @@ test('scenario 3: PostgreSQL at 2 s per query; searches end at their deadline wi
       }),
     })
     await phase(3000)
-    // How late this machine runs timers meanwhile: a 504 cannot leave before the service's deadline
-    // timer fires, and on a busy machine (2 shared cores) that timer can be late by more than 50 ms.
+    // How late timers run meanwhile, in the service and here: a 504 cannot leave before the service's
+    // deadline timer fires, nor be seen before this process reads it, and on a busy machine (2 shared
+    // cores) either can be late by more than 50 ms. The service's figure counts from this scrape.
+    await serviceTimersLateMs(service.url)
     const loopDelay = monitorEventLoopDelay({ resolution: 10 })
     loopDelay.enable()
     const slowAt = performance.now()
@@ -78,7 +100,8 @@ test('scenario 3: PostgreSQL at 2 s per query; searches end at their deadline wi
     await phase(4000)
     await load.stop()
     loopDelay.disable()
-    const timersLateMs = Math.round(loopDelay.max / 1e5) / 10
+    const timersLateMs = lateMs(loopDelay.max / 1e6)
+    const serviceTimersLate = await serviceTimersLateMs(service.url)
     const running = await leftRunning(servers.database.name)
 
     const duration = (a: { start: number; end: number }) => a.end - a.start
@@ -112,6 +135,7 @@ test('scenario 3: PostgreSQL at 2 s per query; searches end at their deadline wi
       maxOvershootMs: Math.round((Math.max(0, ...load.answers.map(duration)) - deadline) * 10) / 10,
       overshootOver50Ms: load.answers.filter((a) => duration(a) > deadline + 50).length,
       machineTimersLateMaxMs: timersLateMs,
+      serviceTimersLateMaxMs: serviceTimersLate,
       afterSlowdown: {
         requests: after.length,
         statuses: tallyBetween(load.answers, endedAt, Infinity).statuses,
@@ -130,10 +154,11 @@ test('scenario 3: PostgreSQL at 2 s per query; searches end at their deadline wi
       during.filter((a) => a.status !== 200).length > 10,
       'the slowdown refused searches (it did reach the database)',
     )
-    // 50 ms past the deadline at most, beyond what the machine itself delayed timers by.
+    // 50 ms past the deadline at most, beyond what the machine itself delayed timers by (in the
+    // service, which answers, and here, which sees the answer).
     assert.ok(
-      figures.maxOvershootMs <= 50 + timersLateMs,
-      `a search took ${figures.maxOvershootMs} ms past its deadline (timers ran up to ${timersLateMs} ms late)`,
+      figures.maxOvershootMs <= 50 + timersLateMs + serviceTimersLate,
+      `a search took ${figures.maxOvershootMs} ms past its deadline (timers ran up to ${serviceTimersLate} ms late in the service, ${timersLateMs} ms here)`,
     )
     assert.ok(figures.recoveryMs <= 2000, `searches failed until ${figures.recoveryMs} ms after the slowdown`)
     assert.ok(after.filter((a) => a.status === 200).length > 50)

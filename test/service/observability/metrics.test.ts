@@ -2,6 +2,7 @@
 // embedded backends: the series exist with their labels, and count what happened.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { setTimeout } from 'node:timers/promises'
 import { BackendRefused } from 'weft'
 import { embeddedDatabase } from 'weft/sql'
 import { memoryBackends } from '../../../service/memory-backends.ts'
@@ -131,4 +132,28 @@ test('metrics: false serves no /metrics', async () => {
   await loadTestData(db)
   await using service = await startService({ db, worker: false, server: () => ({ metrics: false }) })
   assert.equal((await service.get('/metrics')).status, 404)
+})
+
+test('with process: true, /metrics has the process figures, among them how late its event loop ran since the last scrape', async () => {
+  const metrics = new ServiceMetrics({ process: true })
+  await metrics.scrape() // the event loop's delay counts from here
+  // Twice: the delay monitor's first sample after a scrape only sets where it counts from.
+  for (let i = 0; i < 2; i++) {
+    const heldUntil = performance.now() + 100
+    while (performance.now() < heldUntil) {
+      // holding the event loop up, as a long synchronous task would
+    }
+    await setTimeout(1) // the delay monitor's timer, overdue, fires before this one
+  }
+  const samples = parseExposition((await metrics.scrape()).text)
+  const late = sampleValue(samples, 'nodejs_eventloop_lag_max_seconds') ?? 0
+  assert.ok(late >= 0.08, `the event loop was held up 100 ms; the metric says ${late} s`)
+  assert.ok((sampleValue(samples, 'process_cpu_user_seconds_total') ?? 0) > 0)
+  assert.ok((sampleValue(samples, 'nodejs_heap_size_used_bytes') ?? 0) > 0)
+  const without = parseExposition((await new ServiceMetrics().scrape()).text)
+  assert.deepEqual(
+    without.filter((sample) => sample.name.startsWith('nodejs_') || sample.name.startsWith('process_')),
+    [],
+    'off by default: a process may run several servers',
+  )
 })

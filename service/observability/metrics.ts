@@ -176,25 +176,36 @@ export class ServiceMetrics {
   ): Call {
     // Resolved once per call site; the outcomes other than ok, the first time they happen.
     const ok = this.#calls.labels(backend, name, 'ok')
-    // An async function rather than `.then` with two closures: a traced search makes ~25 such calls.
-    return (async (...args: never[]) => {
+    // `.then` with two closures rather than an async function: a search makes ~30 such calls, and an
+    // async function's frame and await took ~170 bytes a call more (a micro-benchmark: 464 against 295
+    // bytes a call more than the bare call), for no fewer instructions (callgrind, the search in
+    // process: 1,603k vs 1,602k a search with metrics, 1,687k vs 1,682k with tracing too).
+    return ((...args: never[]) => {
       const start = performance.now()
+      let settled: Promise<unknown>
       try {
-        const value = await call(...args)
-        ok.observe((performance.now() - start) / 1000)
-        onValue?.(args, value)
-        return value
+        settled = call(...args)
       } catch (error) {
-        const cancelled = isAbort(error)
-        this.#calls
-          .labels(backend, name, cancelled ? 'cancelled' : 'error')
-          .observe((performance.now() - start) / 1000)
-        if (!cancelled) {
-          const type = error instanceof Error ? error.name : 'unknown'
-          this.#callErrors.labels(backend, name, type).inc()
-        }
-        throw error
+        settled = Promise.reject(error) // counted as the rejection it is for an awaiting caller
       }
+      return settled.then(
+        (value) => {
+          ok.observe((performance.now() - start) / 1000)
+          onValue?.(args, value)
+          return value
+        },
+        (error: unknown) => {
+          const cancelled = isAbort(error)
+          this.#calls
+            .labels(backend, name, cancelled ? 'cancelled' : 'error')
+            .observe((performance.now() - start) / 1000)
+          if (!cancelled) {
+            const type = error instanceof Error ? error.name : 'unknown'
+            this.#callErrors.labels(backend, name, type).inc()
+          }
+          throw error
+        },
+      )
     }) as Call
   }
 

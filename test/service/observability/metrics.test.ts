@@ -157,3 +157,26 @@ test('with process: true, /metrics has the process figures, among them how late 
     'off by default: a process may run several servers',
   )
 })
+
+test('a backend call that throws rather than rejects is a rejection to its caller, counted as an error', async () => {
+  await using memory = memoryBackends(await memoryData())
+  const metrics = new ServiceMetrics()
+  const backends = metrics.instrument({
+    ...memory.backends,
+    geocoder: {
+      locate: (() => {
+        throw new TypeError('bad address')
+      }) as unknown as typeof memory.backends.geocoder.locate,
+    },
+  })
+  const call = backends.geocoder.locate('203.0.113.9')
+  assert.ok(call instanceof Promise)
+  await assert.rejects(call, { name: 'TypeError', message: 'bad address' })
+  const samples = parseExposition((await metrics.scrape()).text)
+  const labels = { backend: 'geocoder', call: 'locate' }
+  assert.equal(sampleValue(samples, 'weft_backend_call_errors_total', { ...labels, error: 'TypeError' }), 1)
+  assert.equal(
+    sampleValue(samples, 'weft_backend_call_duration_seconds_count', { ...labels, outcome: 'error' }),
+    1,
+  )
+})

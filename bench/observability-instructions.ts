@@ -4,7 +4,7 @@
 // spread by ±30% and its medians move by 5% and more from run to run, more than most changes to
 // tracing. Here each variant (`off`, `trace`, `metrics`, `trace,metrics`) is a server process on the
 // in-memory backends under valgrind's callgrind, and what is counted is the instructions of REQUESTS
-// searches (fastify inject, 10 at a time, a returning visitor as in bench:observability), after a
+// searches (fastify inject, one at a time, a returning visitor as in bench:observability), after a
 // warm-up, split three ways: the garbage collector's (its entry point's inclusive count), the
 // optimizing compilers' (left out: when a function gets compiled is not a cost of a request), and
 // everything else. Made repeatable: one thread, fixed hash and random seeds, seeded `Math.random` and
@@ -33,7 +33,6 @@ import { observedServer, partsOf, searches } from './observability-app.ts'
 const VARIANTS = process.env.VARIANTS?.split(';') ?? ['off', 'trace', 'metrics', 'trace,metrics']
 const WARM_UP_REQUESTS = 3_000
 const REQUESTS = 900
-const CONCURRENCY = 10
 const FORGET_EVERY = 250
 const NODE_FLAGS = [...repeatableNodeFlags, '--min-semi-space-size=16', '--max-semi-space-size=16']
 
@@ -84,13 +83,15 @@ async function serve(variant: string): Promise<void> {
   const visits = searches(String(first.headers['set-cookie']).split(';')[0] as string)
   let served = 0
   const run = async (requests: number) => {
-    for (const end = served + requests; served < end; served += CONCURRENCY) {
-      const batch = visits
-        .slice(0, CONCURRENCY)
-        .map((visit) => app.inject({ url: visit.path, headers: visit.headers }))
-      for (const response of await Promise.all(batch)) {
-        if (response.statusCode !== 200)
-          throw new Error(`a search answered ${response.statusCode}: ${response.body}`)
+    // One at a time: searches served side by side share memcache batches and cached values in an
+    // order that depends on how their awaits interleave, which observing them changes (ten at a
+    // time, the traced service did ~15% less JSON parsing than the others), so that variants would
+    // not count the same work.
+    for (const end = served + requests; served < end; served++) {
+      const visit = visits[served % visits.length] as (typeof visits)[number]
+      const response = await app.inject({ url: visit.path, headers: visit.headers })
+      if (response.statusCode !== 200) {
+        throw new Error(`a search answered ${response.statusCode}: ${response.body}`)
       }
       if (served % FORGET_EVERY === 0) forget()
     }
@@ -216,7 +217,7 @@ async function main(): Promise<void> {
   )
   if (process.env.VARIANTS !== undefined) return
   const file = writeResults('observability-instructions', {
-    method: `callgrind, ${REQUESTS} searches after ${WARM_UP_REQUESTS}, node ${NODE_FLAGS.join(' ')}: instructions per search without the collector and the optimizing compilers, and the collector's`,
+    method: `callgrind, ${REQUESTS} searches one at a time after ${WARM_UP_REQUESTS}, node ${NODE_FLAGS.join(' ')}: instructions per search without the collector and the optimizing compilers, and the collector's`,
     variants: rows,
   })
   console.log(`\nfigures written to ${file}`)

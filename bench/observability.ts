@@ -18,8 +18,9 @@
 // 2. HTTP over real servers, as in production (PostgreSQL with the complete data sets, three memcached
 //    servers, Redis, the geocoder in process): as 1., `off`, `metrics,logs` and `on`, at SERVER_RATE
 //    requests/s. A request then also costs its backends' protocols, as it does for a user.
-// 3. In process: the same servers in this process, driven by fastify's inject (no sockets, no
-//    autocannon), CPU time per request from process.cpuUsage(); tracing switched per variant.
+// 3. In process: the same servers in this process, driven by fastify's inject one search at a time
+//    (no sockets, no autocannon), CPU time per request from process.cpuUsage(); tracing switched
+//    per variant.
 //
 // ROUNDS (10), SECONDS a round (2; 6 gives steadier figures), RATE (150), SERVER_RATE (60), and for
 // part 3 IN_PROCESS_ROUNDS (30) and IN_PROCESS_MS (600) can be set in the environment. Figures go to
@@ -282,8 +283,8 @@ async function inProcessPart() {
     app: FastifyInstance
     onTrace: TraceListener
     configureTracing: typeof configureTracing
-    /** Sends the next searches together; resolves with their responses. */
-    next: () => Promise<unknown[]>
+    /** Sends the next search; resolves once it is answered. */
+    next: () => Promise<unknown>
   }[] = []
   for (const name of inProcessVariants) {
     const { observe, checkout: path } = variantOf(name)
@@ -295,14 +296,13 @@ async function inProcessPart() {
       return String(response.headers['set-cookie'] ?? '')
     })
     let i = 0
-    // Ten at a time, as concurrent requests interleave in a server.
-    const next = () =>
-      Promise.all(
-        requests.map(() => {
-          const { path, headers } = requests[i++ % requests.length] as (typeof requests)[number]
-          return app.inject({ method: 'GET', url: path, headers })
-        }),
-      )
+    // One at a time: side by side, searches share memcache batches and cached values in an order
+    // that observing them changes, and the variants would not do the same work (see
+    // observability-instructions.ts).
+    const next = () => {
+      const { path, headers } = requests[i++ % requests.length] as (typeof requests)[number]
+      return app.inject({ method: 'GET', url: path, headers })
+    }
     apps.push({ name, parts, app, onTrace, configureTracing: checkout.configureTracing, next })
   }
   /** Runs `variant` for about `ms` of wall time; the CPU ms it used per request. */
@@ -316,7 +316,7 @@ async function inProcessPart() {
     const start = performance.now()
     let requests = 0
     try {
-      while (performance.now() - start < ms) requests += (await variant.next()).length
+      for (; performance.now() - start < ms; requests++) await variant.next()
     } finally {
       restore()
     }
@@ -373,7 +373,7 @@ try {
   }
   if (process.env.IN_PROCESS !== '0') {
     console.log(
-      `\n3. In process (fastify inject, 10 at a time), ${IN_PROCESS_ROUNDS} rounds of ${IN_PROCESS_MS} ms per variant`,
+      `\n3. In process (fastify inject, one at a time), ${IN_PROCESS_ROUNDS} rounds of ${IN_PROCESS_MS} ms per variant`,
     )
     const inProcess = await inProcessPart()
     if (chosen === undefined && http !== undefined && onServers !== undefined)
@@ -389,7 +389,7 @@ function save(
   inProcess: Awaited<ReturnType<typeof inProcessPart>>,
 ) {
   const file = writeResults('observability', {
-    method: `GET /search on the in-memory backends, returning visitors; variants interleaved, order rotating, ${ROUNDS} rounds; "vs off" = median over rounds of the ratio to off in the same round. HTTP: autocannon, ${CONNECTIONS} connections, per round ${WARM_UP_SECONDS} s unmeasured, then ${SECONDS} s at ${RATE} requests/s (server CPU per request from /proc) then ${SECONDS} s unbounded (throughput). In process: fastify inject, CPU per request from process.cpuUsage(), ${IN_PROCESS_ROUNDS} rounds of ${IN_PROCESS_MS} ms per variant. leastCpuVsOff: the least CPU per request over the rounds, over off's least (other work on the machine only ever adds)`,
+    method: `GET /search on the in-memory backends, returning visitors; variants interleaved, order rotating, ${ROUNDS} rounds; "vs off" = median over rounds of the ratio to off in the same round. HTTP: autocannon, ${CONNECTIONS} connections, per round ${WARM_UP_SECONDS} s unmeasured, then ${SECONDS} s at ${RATE} requests/s (server CPU per request from /proc) then ${SECONDS} s unbounded (throughput). In process: fastify inject one at a time, CPU per request from process.cpuUsage(), ${IN_PROCESS_ROUNDS} rounds of ${IN_PROCESS_MS} ms per variant. leastCpuVsOff: the least CPU per request over the rounds, over off's least (other work on the machine only ever adds)`,
     http: http.rows,
     httpErrors: http.errors,
     httpOnServers: {

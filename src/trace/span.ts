@@ -130,6 +130,9 @@ export class Span {
   }
 }
 
+/** The span list of a trace with no span yet (never written: `open` makes the list with its first span). */
+const noSpans: Span[] = []
+
 /** Receives each trace once its root span has ended. */
 export type TraceListener = (trace: Trace) => void
 
@@ -153,7 +156,7 @@ export class Trace {
   /** What the spans recorded; shared with `#compacted` once the trace has ended. */
   #recorded = new SpanColumns()
   /** The span objects while the trace is recorded; undefined once it has ended and let them go (it is compacted then). */
-  #spans: Span[] | undefined = []
+  #spans: Span[] | undefined = noSpans
   #compacted: CompactTrace | undefined = undefined
   /** The spans read back from `#compacted`, once asked for. */
   #readBack: Span[] | undefined = undefined
@@ -200,7 +203,9 @@ export class Trace {
     }
     const serial = this.#recorded.open(parent?.serial ?? 0, name, kind, clock().now())
     const span = new Span(this, parent, serial)
-    ;(this.#spans as Span[]).push(span)
+    // Made with the root span rather than empty, as SpanColumns makes its columns (see there why).
+    if (this.#spans === noSpans) this.#spans = [span]
+    else (this.#spans as Span[]).push(span)
     return span
   }
 

@@ -378,8 +378,7 @@ export class Batch {
       for (const call of op.calls) {
         const parent = call.span?.parent
         if (parent === undefined) continue
-        this.#spans ??= []
-        let span = spanOfTrace(this.#spans, parent.trace)
+        let span = this.#spans === undefined ? undefined : spanOfTrace(this.#spans, parent.trace)
         if (span === undefined) {
           // Every attribute from the start, the counts filled in as they are known: the object
           // keeps one shape.
@@ -393,7 +392,9 @@ export class Batch {
             'memcache.hits': 0,
             'memcache.misses': 0,
           })
-          this.#spans.push(span)
+          // The list made with its first span rather than empty (see SpanColumns in weft's trace/).
+          if (this.#spans === undefined) this.#spans = [span]
+          else this.#spans.push(span)
         }
         const { attributes } = span
         attributes['memcache.batch.calls'] = (attributes['memcache.batch.calls'] as number) + 1

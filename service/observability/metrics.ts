@@ -42,6 +42,9 @@ export interface MetricsSources {
   process?: boolean
 }
 
+/** `performance.now`, bound once: cheaper than looking the method up at each of ~50 calls a search. */
+const now = performance.now.bind(performance)
+
 /** Seconds; from a cached memcache read to a search near its 2 s budget. */
 const latencyBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
 
@@ -181,7 +184,7 @@ export class ServiceMetrics {
     // bytes a call more than the bare call), for no fewer instructions (callgrind, the search in
     // process: 1,603k vs 1,602k a search with metrics, 1,687k vs 1,682k with tracing too).
     return ((...args: never[]) => {
-      const start = performance.now()
+      const start = now()
       let settled: Promise<unknown>
       try {
         settled = call(...args)
@@ -190,15 +193,13 @@ export class ServiceMetrics {
       }
       return settled.then(
         (value) => {
-          ok.observe((performance.now() - start) / 1000)
+          ok.observe((now() - start) / 1000)
           onValue?.(args, value)
           return value
         },
         (error: unknown) => {
           const cancelled = isAbort(error)
-          this.#calls
-            .labels(backend, name, cancelled ? 'cancelled' : 'error')
-            .observe((performance.now() - start) / 1000)
+          this.#calls.labels(backend, name, cancelled ? 'cancelled' : 'error').observe((now() - start) / 1000)
           if (!cancelled) {
             const type = error instanceof Error ? error.name : 'unknown'
             this.#callErrors.labels(backend, name, type).inc()

@@ -280,16 +280,10 @@ export class Batch<K, V> implements BatchContext {
       )
       for (const entry of entries) this.#fail(entry, violation)
     } else {
-      // The common case, kept to one loop with nothing called but the settling itself.
-      for (let i = 0; i < entries.length; i++) {
-        const entry = entries[i] as Entry<K, V>
-        const value = values[i] as V | Error
-        entry.batch = undefined
-        if (value instanceof Error) entry.reject(value)
-        else entry.resolve(value)
-      }
-      if (this.#cache.request === undefined) for (const entry of entries) this.#cache.forget(entry)
+      for (let i = 0; i < entries.length; i++) this.#settle(entries[i] as Entry<K, V>, values[i] as V | Error)
     }
+    // Outside a request nothing is cached once answered (keys that failed are forgotten already).
+    if (this.#cache.request === undefined) for (const entry of entries) this.#cache.forget(entry)
     this.#deliverHits()
     if (violation === undefined) this.#span?.finish('ok')
     else this.#span?.finish('error', violation)
@@ -336,10 +330,10 @@ export class Batch<K, V> implements BatchContext {
   }
 
   #settle(entry: Entry<K, V>, value: V | Error): void {
+    entry.batch = undefined
     // An Error as a value is that key's answer: cached like any other, as in DataLoader.
     if (value instanceof Error) entry.reject(value)
     else entry.resolve(value)
-    this.#cache.answered(entry)
   }
 
   #fail(entry: Entry<K, V>, error: unknown): void {

@@ -174,12 +174,6 @@ export class RequestCache<K, V> extends Cancellable {
     this.#entries.delete(this.cacheKeyOf(entry.key))
   }
 
-  /** `entry` has its value (an Error for a failed key): outside a request, it is forgotten now. */
-  answered(entry: Entry<K, V>): void {
-    entry.batch = undefined
-    if (this.request === undefined) this.forget(entry)
-  }
-
   /** `batch` is to be sent at the end of this turn. */
   due(batch: Batch<K, V>): void {
     if (this.#lastDue === undefined) {

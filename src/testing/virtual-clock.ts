@@ -11,6 +11,9 @@ interface Timer {
   callback: () => void
 }
 
+/** What a cleared timer's callback becomes (see `clearTimeout`). */
+function noop(): void {}
+
 /** Lets every pending promise reaction, `process.nextTick` callback and I/O callback run. */
 async function settleMicrotasks(rounds: number): Promise<void> {
   for (let i = 0; i < rounds; i++) await nextImmediate()
@@ -66,7 +69,15 @@ export class VirtualClock implements Clock {
   }
 
   clearTimeout(handle: TimerHandle): void {
-    this.#timers.delete(handle as unknown as number)
+    const timer = this.#timers.get(handle as unknown as number)
+    if (timer === undefined) return
+    this.#timers.delete(timer.id)
+    // Let go of what the timer held, not only of the timer: in the search service on this clock,
+    // cleared timers went on keeping their requests' objects alive through young collections (V8
+    // still reached them; 48 KB promoted to the old generation a search rather than 19 KB, as on
+    // the real clock), which multiplied the collector's work bench:observability:instructions counts.
+    timer.node = undefined
+    timer.callback = noop
   }
 
   /** Timers set and neither fired nor cleared: a test asserts 0 at the end to prove none leaked. */

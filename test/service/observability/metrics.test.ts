@@ -137,13 +137,18 @@ test('metrics: false serves no /metrics', async () => {
 test('with process: true, /metrics has the process figures, among them how late its event loop ran since the last scrape', async () => {
   const metrics = new ServiceMetrics({ process: true })
   await metrics.scrape() // the event loop's delay counts from here
-  // Twice: the delay monitor's first sample after a scrape only sets where it counts from.
-  for (let i = 0; i < 2; i++) {
+  // The delay monitor samples on a 10 ms timer, overdue once the loop is let go, so it samples once
+  // between two hold-ups; a sample records the time since the one before, and the first after a
+  // scrape only sets where it counts from. Its timer may run before this test's `setTimeout(1)` or,
+  // as that one's due time counts from the loop's time before the hold-up, after the next hold-up:
+  // then the last hold-up's sample may come after the scrape. Four hold-ups make at least two
+  // samples 100 ms apart either way.
+  for (let i = 0; i < 4; i++) {
     const heldUntil = performance.now() + 100
     while (performance.now() < heldUntil) {
       // holding the event loop up, as a long synchronous task would
     }
-    await setTimeout(1) // the delay monitor's timer, overdue, fires before this one
+    await setTimeout(1)
   }
   const samples = parseExposition((await metrics.scrape()).text)
   const late = sampleValue(samples, 'nodejs_eventloop_lag_max_seconds') ?? 0

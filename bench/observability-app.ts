@@ -117,6 +117,19 @@ async function onServers(config: Config): Promise<Serving> {
   }
 }
 
+/**
+ * The searches of a returning visitor whose session a first search opened: `search` sends that one
+ * (`path`, `headers`) and resolves with its answer's `set-cookie` header.
+ */
+export async function returningVisitor(
+  search: (path: string, headers: Record<string, string>) => Promise<string | undefined>,
+): Promise<ReturnType<typeof searches>> {
+  const cookie = (await search('/search?q=lisb', { 'x-forwarded-for': '94.132.0.1' }))?.split(
+    ';',
+  )[0] as string
+  return searches(cookie)
+}
+
 /** The searches of a returning visitor (a session, warm caches): 10 queries from 3 addresses. */
 export function searches(cookie: string): { path: string; headers: Record<string, string> }[] {
   const visitors = ['94.132.0.1', '85.240.1.1', '8.8.8.8']

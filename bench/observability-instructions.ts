@@ -33,7 +33,7 @@ import { createInterface } from 'node:readline'
 import { configureTracing, map, useClock } from 'weft'
 import { VirtualClock } from 'weft/testing'
 import { printTable, repeatableNodeFlags, requireValgrind, writeResults } from './harness.ts'
-import { observedServer, partsOf, searches } from './observability-app.ts'
+import { observedServer, partsOf, returningVisitor, type searches } from './observability-app.ts'
 
 const VARIANTS = process.env.VARIANTS?.split(';') ?? ['off', 'trace', 'metrics', 'trace,metrics']
 const WARM_UP_REQUESTS = 3_000
@@ -43,8 +43,6 @@ const FORGET_EVERY = 250
 type Transport = 'inject' | 'http'
 const TRANSPORTS: Transport[] =
   process.env.OVER === 'inject' || process.env.OVER === 'http' ? [process.env.OVER] : ['inject', 'http']
-/** The first search, which opens the visitor's session: its cookie goes with the others. */
-const FIRST_SEARCH = { path: '/search?q=lisb', headers: { 'x-forwarded-for': '94.132.0.1' } }
 const NODE_FLAGS = [...repeatableNodeFlags, '--min-semi-space-size=16', '--max-semi-space-size=16']
 
 /** Replaces every source of randomness a search draws on with a seeded one. */
@@ -103,8 +101,10 @@ async function serve(variant: string, over: Transport): Promise<void> {
     console.log(`ready ${await app.listen({ host: '127.0.0.1', port: 0 })}`)
     for await (const line of commands) if (line === 'quit') break
   } else {
-    const first = await app.inject({ url: FIRST_SEARCH.path, headers: FIRST_SEARCH.headers })
-    const visits = searches(String(first.headers['set-cookie']).split(';')[0] as string)
+    const visits = await returningVisitor(async (path, headers) => {
+      const response = await app.inject({ url: path, headers })
+      return String(response.headers['set-cookie'] ?? '')
+    })
     let served = 0
     const run = async (requests: number) => {
       served = await sendInTurn(visits, served, requests, async (visit, index) => {
@@ -147,19 +147,12 @@ async function sendInTurn(
   return served
 }
 
-/** Sends searches to the service at `url` over HTTP, as {@link sendInTurn} does. */
-function sendOverHttp(url: string, cookie: string, served: number, requests: number): Promise<number> {
-  return sendInTurn(searches(cookie), served, requests, async (visit) => {
+/** Sends `visits` to the service at `url` over HTTP, as {@link sendInTurn} does. */
+function sendOverHttp(url: string, visits: Visit[], served: number, requests: number): Promise<number> {
+  return sendInTurn(visits, served, requests, async (visit) => {
     const response = await fetch(`${url}${visit.path}`, { headers: visit.headers })
     return { status: response.status, body: await response.text() }
   })
-}
-
-/** The session cookie of a first search sent to `url`. */
-async function openSession(url: string): Promise<string> {
-  const response = await fetch(`${url}${FIRST_SEARCH.path}`, { headers: FIRST_SEARCH.headers })
-  await response.text()
-  return String(response.headers.get('set-cookie')).split(';')[0] as string
 }
 
 interface Counts {
@@ -207,11 +200,15 @@ async function countVariant(variant: string, over: Transport, signal: AbortSigna
     const control = (option: string) =>
       execFileSync('callgrind_control', [option, String(child.pid)], { stdio: 'ignore' })
     if (over === 'http') {
-      const cookie = await openSession(url)
-      const served = await sendOverHttp(url, cookie, 0, WARM_UP_REQUESTS)
+      const visits = await returningVisitor(async (path, headers) => {
+        const response = await fetch(`${url}${path}`, { headers })
+        await response.text()
+        return response.headers.get('set-cookie') ?? undefined
+      })
+      const served = await sendOverHttp(url, visits, 0, WARM_UP_REQUESTS)
       control('--instr=on')
       control('--zero')
-      await sendOverHttp(url, cookie, served, REQUESTS)
+      await sendOverHttp(url, visits, served, REQUESTS)
     } else {
       control('--instr=on')
       control('--zero')

@@ -33,7 +33,7 @@ import { postgres } from 'weft/sql'
 import { loadDatasets } from '../service/data/load.ts'
 import { migrate } from '../service/data/migrate.ts'
 import { median, printTable, startProcess, stopProcess, withServers, writeResults } from './harness.ts'
-import { observedServer, type Part, partsOf, searches } from './observability-app.ts'
+import { observedServer, type Part, partsOf, returningVisitor } from './observability-app.ts'
 
 const ROUNDS = Number(process.env.ROUNDS ?? 10)
 const SECONDS = Number(process.env.SECONDS ?? 2)
@@ -102,12 +102,6 @@ server.listen(0, '127.0.0.1', () => console.log('http://127.0.0.1:' + server.add
 process.once('SIGTERM', () => process.exit(0))
 `
 
-/** The session cookie of a first search: later searches are a returning visitor's. */
-async function returningVisitor(get: (path: string) => Promise<string | undefined>) {
-  const cookie = (await get('/search?q=lisb'))?.split(';')[0] as string
-  return searches(cookie)
-}
-
 // ---------------------------------------------------------------------------------------------
 // 1. HTTP
 
@@ -136,8 +130,8 @@ async function serve(name: string, env: Record<string, string>): Promise<Served>
     checkout,
   )
   const url = line.trim()
-  const requests = await returningVisitor(async (path) => {
-    const response = await fetch(`${url}${path}`, { headers: { 'x-forwarded-for': '94.132.0.1' } })
+  const requests = await returningVisitor(async (path, headers) => {
+    const response = await fetch(`${url}${path}`, { headers })
     return response.headers.get('set-cookie') ?? undefined
   })
   return {
@@ -291,8 +285,8 @@ async function inProcessPart() {
     const checkout = path === undefined ? thisCheckout : await loadCheckout(path)
     const parts = checkout.partsOf(observe)
     const { app, onTrace } = await checkout.observedServer(parts)
-    const requests = await returningVisitor(async (path) => {
-      const response = await app.inject({ url: path, headers: { 'x-forwarded-for': '94.132.0.1' } })
+    const requests = await returningVisitor(async (path, headers) => {
+      const response = await app.inject({ url: path, headers })
       return String(response.headers['set-cookie'] ?? '')
     })
     let i = 0

@@ -9,6 +9,17 @@
 // cores shared with other work) falls on every variant alike; each figure vs off is the median over
 // rounds of its ratio to `off` in the same round.
 //
+// 0. HTTP in turns: each variant a server process of its own (observability-server.ts), all of them
+//    pinned to one CPU; this process sends TURN_CONCURRENCY searches at a time to each in turn, so
+//    that the servers share the CPU's speed of the moment (which moves by +-30% from second to
+//    second on these machines) and none ever competes with another. Each server's CPU time (all its
+//    threads, in ns, from /proc/<pid>/task/*/schedstat) per request, over TURN_REQUESTS requests a
+//    round; "vs off" is the median over TURN_ROUNDS rounds of the same round's ratio. Run one at a
+//    time and 8 at a time (the second close to a loaded server: its searches share memcache
+//    batches and turns of the event loop). A server's throughput, when its CPU is what bounds it, is
+//    the inverse of this. The figure the 10% target is judged by. Variants `off`, `trace,metrics`
+//    (what the target is about) and `on`; not OTLP's, whose exporter works in the background, on the
+//    CPU the others share.
 // 1. HTTP: each variant a server process of its own (observability-server.ts), driven by autocannon:
 //    per round, after a second of unmeasured load, the server's CPU time per request (from /proc)
 //    under the same fixed load for every variant (RATE requests/s: a server that keeps up does the
@@ -22,10 +33,13 @@
 //    (no sockets, no autocannon), CPU time per request from process.cpuUsage(); tracing switched
 //    per variant.
 //
+// TURN_ROUNDS (10), TURN_REQUESTS (600), TURN_CONCURRENCY (`1,8`), for part 0;
 // ROUNDS (10), SECONDS a round (2; 6 gives steadier figures), RATE (150), SERVER_RATE (60), and for
 // part 3 IN_PROCESS_ROUNDS (30) and IN_PROCESS_MS (600) can be set in the environment. Figures go to
 // bench/results/observability.json.
-import { readFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { readdirSync, readFileSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
 import autocannon from 'autocannon'
 import type { FastifyInstance } from 'fastify'
 import { configureTracing, type TraceListener } from 'weft'
@@ -35,6 +49,9 @@ import { migrate } from '../service/data/migrate.ts'
 import { median, printTable, startProcess, stopProcess, withServers, writeResults } from './harness.ts'
 import { observedServer, type Part, partsOf, returningVisitor } from './observability-app.ts'
 
+const TURN_ROUNDS = Number(process.env.TURN_ROUNDS ?? 10)
+const TURN_REQUESTS = Number(process.env.TURN_REQUESTS ?? 600)
+const TURN_CONCURRENCY = (process.env.TURN_CONCURRENCY ?? '1,8').split(',').map(Number)
 const ROUNDS = Number(process.env.ROUNDS ?? 10)
 const SECONDS = Number(process.env.SECONDS ?? 2)
 const CONNECTIONS = 20
@@ -53,6 +70,7 @@ const chosen = process.env.VARIANTS?.split(';')
 const BASELINE = process.env.BASELINE
 const httpVariants = chosen ?? ['off', 'metrics,logs', 'on', 'on,otlp10', 'on,otlp']
 const serverVariants = chosen ?? ['off', 'metrics,logs', 'on']
+const turnVariants = chosen ?? ['off', 'trace,metrics', 'on']
 const SERVER_RATE = Number(process.env.SERVER_RATE ?? 60)
 // In process there are no sockets and no other process: many short rounds, so that a burst of other
 // work on the machine spoils a few of them rather than the comparison (rounds of 150 requests, as
@@ -85,10 +103,20 @@ function ratios(values: number[], base: number[]) {
   }
 }
 
-/** CPU seconds (user + system) a process has used so far, from /proc (clock ticks of 10 ms). */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
-  return (Number(fields[11]) + Number(fields[12])) / 100
+/**
+ * CPU milliseconds a process has used so far, all its threads (V8's collector and compiler threads
+ * too), from /proc's scheduler statistics: nanoseconds, where /proc/<pid>/stat counts 10 ms ticks.
+ */
+function cpuMs(pid: number): number {
+  let ns = 0
+  for (const thread of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${thread}/schedstat`, 'utf8').split(' ')[0])
+    } catch {
+      // The thread ended between the listing and the read: its time is in no one's count any more.
+    }
+  }
+  return ns / 1e6
 }
 
 /** An OTLP/HTTP receiver, as a process of its own, that reads each export and drops it. */
@@ -103,7 +131,7 @@ process.once('SIGTERM', () => process.exit(0))
 `
 
 // ---------------------------------------------------------------------------------------------
-// 1. HTTP
+// The variants as server processes (parts 0, 1 and 2)
 
 interface Served {
   name: string
@@ -148,8 +176,75 @@ function offOf(variant: string): string {
   return variant.endsWith('@base') ? 'off@base' : 'off'
 }
 
+// ---------------------------------------------------------------------------------------------
+// 0. HTTP in turns
+
+/**
+ * `variants` as server processes pinned to one CPU, sent searches in turns (see the module comment),
+ * for each of `concurrencies`: CPU ms per request and its ratio to off.
+ */
+async function turnsPart(variants: string[], concurrencies: number[]) {
+  const servers: Served[] = []
+  for (const name of variants) servers.push(await serve(name, {}))
+  // The last CPU for the servers, so that they share its speed; this process goes anywhere else.
+  const cpu = String(availableParallelism() - 1)
+  for (const { pid } of servers)
+    execFileSync('taskset', ['--all-tasks', '--pid', '--cpu-list', cpu, String(pid)])
+  let sent = 0
+  /** Sends `concurrency` searches to `server` at once; resolves when all are answered. */
+  const send = async (server: Served, concurrency: number) => {
+    const searches = Array.from({ length: concurrency }, async () => {
+      const { path, headers } = server.requests[sent++ % server.requests.length] as autocannon.Request
+      const response = await fetch(`${server.url}${path}`, { headers: headers as Record<string, string> })
+      await response.text()
+      if (response.status !== 200) throw new Error(`${server.name}: a search answered ${response.status}`)
+    })
+    await Promise.all(searches)
+  }
+  try {
+    const rows = []
+    for (const concurrency of concurrencies) {
+      const turns = Math.ceil(TURN_REQUESTS / concurrency)
+      const used = new Map<string, number[]>(variants.map((name) => [name, []]))
+      const measureRound = async () => {
+        const before = servers.map(({ pid }) => cpuMs(pid))
+        for (let turn = 0; turn < turns; turn++) {
+          // The order rotates, so that no variant always follows the same other one.
+          for (let i = 0; i < servers.length; i++) {
+            await send(servers[(turn + i) % servers.length] as Served, concurrency)
+          }
+        }
+        servers.forEach((server, i) => {
+          used.get(server.name)?.push((cpuMs(server.pid) - (before[i] as number)) / (turns * concurrency))
+        })
+      }
+      await measureRound() // warm up: JIT, caches
+      for (const list of used.values()) list.length = 0
+      for (let r = 0; r < TURN_ROUNDS; r++) await measureRound()
+      for (const name of variants) {
+        const own = used.get(name) as number[]
+        const vsOff = ratios(own, used.get(offOf(name)) as number[])
+        rows.push({
+          variant: name,
+          concurrency,
+          cpuMsPerRequest: round(median(own)),
+          cpuVsOff: vsOff.median,
+          cpuVsOffRange: `${vsOff.min}-${vsOff.max}`,
+        })
+      }
+    }
+    printTable(rows)
+    return rows
+  } finally {
+    await Promise.all(servers.map((server) => server.stop()))
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. HTTP
+
 async function drive(server: Served, rate?: number, seconds = SECONDS) {
-  const cpuBefore = cpuSeconds(server.pid)
+  const cpuBefore = cpuMs(server.pid)
   const result = await autocannon({
     url: server.url,
     connections: CONNECTIONS,
@@ -159,7 +254,7 @@ async function drive(server: Served, rate?: number, seconds = SECONDS) {
   })
   return {
     requestsPerSecond: result.requests.average,
-    cpuMsPerRequest: ((cpuSeconds(server.pid) - cpuBefore) * 1000) / Math.max(1, result.requests.total),
+    cpuMsPerRequest: (cpuMs(server.pid) - cpuBefore) / Math.max(1, result.requests.total),
     p50: result.latency.p50,
     p99: result.latency.p99,
     errors: result.errors + result.timeouts + result.non2xx,
@@ -351,6 +446,13 @@ async function inProcessPart() {
 const sink = await startProcess(['--input-type=module', '-e', sinkScript], {})
 process.env.OTEL_EXPORTER_OTLP_ENDPOINT = sink.line.trim()
 try {
+  let turns: Awaited<ReturnType<typeof turnsPart>> | undefined
+  if (process.env.TURNS !== '0') {
+    console.log(
+      `0. HTTP in turns: the servers on one CPU, ${TURN_CONCURRENCY.join(' and ')} searches at a time to each in turn; ${TURN_ROUNDS} rounds of ${TURN_REQUESTS} requests per variant`,
+    )
+    turns = await turnsPart(turnVariants, TURN_CONCURRENCY)
+  }
   let http: Awaited<ReturnType<typeof httpPart>> | undefined
   if (process.env.IN_MEMORY !== '0') {
     console.log(
@@ -370,20 +472,25 @@ try {
       `\n3. In process (fastify inject, one at a time), ${IN_PROCESS_ROUNDS} rounds of ${IN_PROCESS_MS} ms per variant`,
     )
     const inProcess = await inProcessPart()
-    if (chosen === undefined && http !== undefined && onServers !== undefined)
-      save(http, onServers, inProcess)
+    if (chosen === undefined && turns !== undefined && http !== undefined && onServers !== undefined)
+      save(turns, http, onServers, inProcess)
   }
 } finally {
   await stopProcess(sink.child)
 }
 
 function save(
+  turns: Awaited<ReturnType<typeof turnsPart>>,
   http: Awaited<ReturnType<typeof httpPart>>,
   onServers: Awaited<ReturnType<typeof httpPart>>,
   inProcess: Awaited<ReturnType<typeof inProcessPart>>,
 ) {
   const file = writeResults('observability', {
     method: `GET /search on the in-memory backends, returning visitors; variants interleaved, order rotating, ${ROUNDS} rounds; "vs off" = median over rounds of the ratio to off in the same round. HTTP: autocannon, ${CONNECTIONS} connections, per round ${WARM_UP_SECONDS} s unmeasured, then ${SECONDS} s at ${RATE} requests/s (server CPU per request from /proc) then ${SECONDS} s unbounded (throughput). In process: fastify inject one at a time, CPU per request from process.cpuUsage(), ${IN_PROCESS_ROUNDS} rounds of ${IN_PROCESS_MS} ms per variant. leastCpuVsOff: the least CPU per request over the rounds, over off's least (other work on the machine only ever adds)`,
+    httpInTurns: {
+      method: `the servers pinned to one CPU, each sent ${TURN_CONCURRENCY.join(' or ')} searches at a time in turn, the order rotating; server CPU (all threads, /proc schedstat) per request over ${TURN_REQUESTS} requests a round, ${TURN_ROUNDS} rounds`,
+      rows: turns,
+    },
     http: http.rows,
     httpErrors: http.errors,
     httpOnServers: {

@@ -59,7 +59,9 @@ const RATE = Number(process.env.RATE ?? 150)
 /** Unmeasured load on a server before its paced turn (see httpPart). */
 const WARM_UP_SECONDS = 1
 // VARIANTS='off;on' (with off, the base of the ratios) measures only those, in every part unless
-// IN_MEMORY=0, ON_SERVERS=0 or IN_PROCESS=0, and writes no results file: for trying a change.
+// TURNS=0, IN_MEMORY=0, ON_SERVERS=0 or IN_PROCESS=0, and writes no results file: for trying a
+// change. A name may end in `#` and a tag, another server of the same variant: VARIANTS='off;off#2'
+// checks how far apart the method puts two copies of the same thing.
 // A variant may end in `@base`: its server runs from the checkout at BASELINE (say a git worktree of
 // an earlier commit, its node_modules linked), so that a change and what came before it are measured
 // side by side in the same rounds; `on@base` is compared with `off@base`. In process, both copies
@@ -141,9 +143,12 @@ interface Served {
   requests: autocannon.Request[]
 }
 
-/** What variant `name` observes (`on` for `on@base`), and the checkout it runs from when not this one. */
+/**
+ * What variant `name` observes (`on` for `on@base` or `on#2`), and the checkout it runs from when
+ * not this one.
+ */
 function variantOf(name: string): { observe: string; checkout: string | undefined } {
-  const [observe = name, checkout] = name.split('@')
+  const [observe = name, checkout] = (name.split('#')[0] as string).split('@')
   if (checkout !== undefined && (checkout !== 'base' || BASELINE === undefined)) {
     throw new Error(`variant ${name}: only @base is known, and it needs BASELINE (a checkout to run)`)
   }

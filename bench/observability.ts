@@ -9,17 +9,17 @@
 // cores shared with other work) falls on every variant alike; each figure vs off is the median over
 // rounds of its ratio to `off` in the same round.
 //
-// 0. HTTP in turns: each variant a server process of its own (observability-server.ts), all of them
-//    pinned to one CPU; this process sends TURN_CONCURRENCY searches at a time to each in turn, so
-//    that the servers share the CPU's speed of the moment (which moves by +-30% from second to
-//    second on these machines) and none ever competes with another. Each server's CPU time (all its
-//    threads, in ns, from /proc/<pid>/task/*/schedstat) per request, over TURN_REQUESTS requests a
+// 0. HTTP in turns: each variant two server processes (observability-server.ts), all of them pinned
+//    to one CPU; this process sends TURN_CONCURRENCY searches at a time to each in turn, so that the
+//    servers share the CPU's speed of the moment (which moves by +-30% from second to second on
+//    these machines) and none ever competes with another. A variant's CPU time (all threads of its
+//    servers, in ns, from /proc/<pid>/task/*/schedstat) per request, over TURN_REQUESTS requests a
 //    round; "vs off" is the median over TURN_ROUNDS rounds of the same round's ratio. Run one at a
-//    time and 8 at a time (the second close to a loaded server: its searches share memcache
-//    batches and turns of the event loop). A server's throughput, when its CPU is what bounds it, is
-//    the inverse of this. The figure the 10% target is judged by. Variants `off`, `trace,metrics`
-//    (what the target is about) and `on`; not OTLP's, whose exporter works in the background, on the
-//    CPU the others share.
+//    time and 8 at a time (the second closer to a loaded server: its searches share memcache batches
+//    and turns of the event loop). A server's throughput, when its CPU is what bounds it, is the
+//    inverse of this. Variants `off`, `trace,metrics` (what the 10% target is about) and `on`; not
+//    OTLP's, whose exporter works in the background, on the CPU the others share. Two servers of
+//    the same variant (`off;off#2`) measure 0.97-0.99 apart: the method's own error.
 // 1. HTTP: each variant a server process of its own (observability-server.ts), driven by autocannon:
 //    per round, after a second of unmeasured load, the server's CPU time per request (from /proc)
 //    under the same fixed load for every variant (RATE requests/s: a server that keeps up does the
@@ -473,7 +473,7 @@ try {
   let http: Awaited<ReturnType<typeof httpPart>> | undefined
   if (process.env.IN_MEMORY !== '0') {
     console.log(
-      `1. HTTP: autocannon, ${CONNECTIONS} connections; per variant and round ${WARM_UP_SECONDS} s unmeasured, ${SECONDS} s at ${RATE} requests/s, then ${SECONDS} s unbounded; ${ROUNDS} rounds`,
+      `\n1. HTTP: autocannon, ${CONNECTIONS} connections; per variant and round ${WARM_UP_SECONDS} s unmeasured, ${SECONDS} s at ${RATE} requests/s, then ${SECONDS} s unbounded; ${ROUNDS} rounds`,
     )
     http = await httpPart(httpVariants, {}, RATE)
   }
@@ -505,7 +505,7 @@ function save(
   const file = writeResults('observability', {
     method: `GET /search on the in-memory backends, returning visitors; variants interleaved, order rotating, ${ROUNDS} rounds; "vs off" = median over rounds of the ratio to off in the same round. HTTP: autocannon, ${CONNECTIONS} connections, per round ${WARM_UP_SECONDS} s unmeasured, then ${SECONDS} s at ${RATE} requests/s (server CPU per request from /proc) then ${SECONDS} s unbounded (throughput). In process: fastify inject one at a time, CPU per request from process.cpuUsage(), ${IN_PROCESS_ROUNDS} rounds of ${IN_PROCESS_MS} ms per variant. leastCpuVsOff: the least CPU per request over the rounds, over off's least (other work on the machine only ever adds)`,
     httpInTurns: {
-      method: `the servers pinned to one CPU, each sent ${TURN_CONCURRENCY.join(' or ')} searches at a time in turn, the order rotating; server CPU (all threads, /proc schedstat) per request over ${TURN_REQUESTS} requests a round, ${TURN_ROUNDS} rounds`,
+      method: `two servers a variant, started in mirrored order, all pinned to one CPU, each sent ${TURN_CONCURRENCY.join(' or ')} searches at a time in turn, the order rotating; a variant's CPU (all threads of its servers, /proc schedstat) per request over ${TURN_REQUESTS} requests a round, ${TURN_ROUNDS} rounds`,
       rows: turns,
     },
     http: http.rows,

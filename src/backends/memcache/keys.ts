@@ -38,9 +38,15 @@ export function wireKey(where: string, key: unknown, encoding: KeyEncoding): Wir
     }
     return { key, token, base64: true }
   }
-  const bytes = Buffer.byteLength(key)
-  if (bytes > maxKeyBytes) {
-    throw new TypeError(`${where}: key is ${bytes} bytes; memcached keys may be at most ${maxKeyBytes} bytes`)
+  // A UTF-16 code unit is at most 3 bytes of UTF-8, so a key of up to 83 of them needs no counting:
+  // most keys are, and counting is a call into node (Buffer.byteLength) on every memcache call.
+  if (key.length * 3 > maxKeyBytes) {
+    const bytes = Buffer.byteLength(key)
+    if (bytes > maxKeyBytes) {
+      throw new TypeError(
+        `${where}: key is ${bytes} bytes; memcached keys may be at most ${maxKeyBytes} bytes`,
+      )
+    }
   }
   const bad = forbidden.exec(key)
   if (bad !== null) {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import fc from 'fast-check'
 import { embeddedMemcache, memcacheClient, memcacheFromEnv } from 'weft/memcache'
 
 const cache = embeddedMemcache()
@@ -28,6 +29,23 @@ describe('memcache misuse', () => {
     refuses(() => cache.serverFor(''), /memcache\.serverFor\(\)/)
     const base64 = embeddedMemcache({ keyEncoding: 'base64' })
     refuses(() => base64.get('x'.repeat(188)), /188 bytes; base64 keys may be at most 187 bytes/)
+  })
+
+  it('refuses a text key exactly when its UTF-8 is over 250 bytes, whatever its characters', () => {
+    // Characters of 1 to 4 bytes, in keys around the limit, and any code points at all.
+    const nearTheLimit = fc
+      .array(fc.constantFrom('a', 'é', '鍵', '😀'), { minLength: 60, maxLength: 130 })
+      .map((characters) => characters.join(''))
+    const anyText = fc
+      .string({ unit: 'binary', minLength: 1, maxLength: 130 })
+      .filter((key) => [...key].every((character) => character > ' ' && character !== '\u007f'))
+    fc.assert(
+      fc.property(fc.oneof(nearTheLimit, anyText), (key) => {
+        const bytes = Buffer.byteLength(key)
+        if (bytes > 250) refuses(() => cache.serverFor(key), new RegExp(`key is ${bytes} bytes`))
+        else assert.equal(typeof cache.serverFor(key), 'string')
+      }),
+    )
   })
 
   it('refuses values that are neither strings nor bytes', () => {

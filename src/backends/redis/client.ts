@@ -179,11 +179,14 @@ export class RedisClient implements Redis {
   #keys(method: string, what: string, keys: unknown): string[] {
     if (!Array.isArray(keys))
       throw new TypeError(`redis.${method}(): ${what} must be an array of strings, got ${describe(keys)}`)
-    return keys.map((key: unknown, index) => this.#prefix + this.#string(method, `${what}[${index}]`, key))
+    return keys.map((key: unknown, index) => this.#prefix + this.#string(method, what, key, index))
   }
 
-  #string(method: string, what: string, value: unknown): string {
-    checkString(`redis.${method}()`, what, value)
+  /** `value`, checked to be a string: the argument `what` (its `index`th element, when given) of `method`. */
+  #string(method: string, what: string, value: unknown, index?: number): string {
+    // The names are put together only for the error: this runs for every key of every call.
+    if (typeof value === 'string') return value
+    checkString(`redis.${method}()`, index === undefined ? what : `${what}[${index}]`, value)
     return value
   }
 }

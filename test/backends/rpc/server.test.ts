@@ -41,6 +41,20 @@ describe('weftFastify', () => {
     await server.close()
   })
 
+  test("the scope is named after the request's method and the route's pattern, not its URL", async () => {
+    const names: string[] = []
+    const server = await app((instance) => {
+      instance.get('/users/:id', async (request) => {
+        names.push(request.scope.name)
+        return {}
+      })
+    })
+    await server.inject({ url: '/users/42?full=1' })
+    await server.inject({ method: 'HEAD', url: '/users/7' })
+    assert.deepEqual(names, ['GET /users/:id', 'HEAD /users/:id'])
+    await server.close()
+  })
+
   test('a request made from inside a scope of this process still has a scope of its own', async () => {
     const server = await app(budgetRoute)
     // Awaited inside the callback, so that the request starts in the caller's context.

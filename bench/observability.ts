@@ -191,7 +191,8 @@ function offOf(variant: string): string {
 async function turnsPart(variants: string[], concurrencies: number[]) {
   // Two servers a variant, started in mirrored order (off, A, B, B, A, off). A server started
   // earlier measured dearer: four servers of `off` came out 1, 0.98, 0.97 and 0.96, round after
-  // round, for no reason found; in mirrored order a variant's two servers have the same mean place.
+  // round, for no reason found. In mirrored order a variant's two servers have the same mean place,
+  // which evens out such a drift, though not all of the error: see `off#2` in the module comment.
   const servers: Served[] = []
   for (const name of [...variants, ...variants.toReversed()]) servers.push(await serve(name, {}))
   // The last CPU for the servers, so that they share its speed; this process goes anywhere else.
@@ -199,8 +200,8 @@ async function turnsPart(variants: string[], concurrencies: number[]) {
   for (const { pid } of servers)
     execFileSync('taskset', ['--all-tasks', '--pid', '--cpu-list', cpu, String(pid)])
   // Each server goes through the visitor's searches in the same order: with one count for all of
-  // them, four servers and ten searches, each server got every other search, and two variants
-  // measured 0.92 and 1.02 for what three servers measured 1.04 and 1.10.
+  // them, four servers and ten searches, each server got every other search (`metrics` measured
+  // 0.92 of `off`).
   const sent = new Map<Served, number>(servers.map((server) => [server, 0]))
   /** Sends `concurrency` searches to `server` at once; resolves when all are answered. */
   const send = async (server: Served, concurrency: number) => {

@@ -216,9 +216,9 @@ export const repeatableNodeFlags = [
   '--conditions=source',
 ]
 
-/** Throws, naming `script`, unless valgrind is on the PATH. */
-export function requireValgrind(script: string): void {
-  if (spawnSync('valgrind', ['--version']).error !== undefined) {
-    throw new Error(`${script} needs valgrind on the PATH (apt-get install -y valgrind)`)
+/** Throws, naming `script`, unless `command` is on the PATH (it comes in the Debian package `debian`). */
+export function requireCommand(command: string, script: string, debian = command): void {
+  if (spawnSync(command, ['--version']).error !== undefined) {
+    throw new Error(`${script} needs ${command} on the PATH (apt-get install -y ${debian})`)
   }
 }

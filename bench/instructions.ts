@@ -19,7 +19,7 @@ import { availableParallelism } from 'node:os'
 import { map, scope } from 'weft'
 import { loader } from 'weft/batch'
 import { backend, type Workload, workloads } from './batch-workloads.ts'
-import { printTable, repeatableNodeFlags, requireValgrind, writeResults } from './harness.ts'
+import { printTable, repeatableNodeFlags, requireCommand, writeResults } from './harness.ts'
 
 const FEW_LOADS = 200_000
 const MANY_LOADS = 600_000
@@ -75,7 +75,7 @@ async function countInstructions(
 }
 
 async function main(): Promise<void> {
-  requireValgrind('bench:instructions')
+  requireCommand('valgrind', 'bench:instructions')
   const requestsFor = (loads: number, workload: Workload) => Math.max(1, Math.round(loads / workload.loads))
   // Per workload and loader: a run of a few requests and one of many.
   const pairs = workloads.flatMap((workload, index) =>

@@ -32,7 +32,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { configureTracing, map, useClock } from 'weft'
 import { VirtualClock } from 'weft/testing'
-import { printTable, repeatableNodeFlags, requireValgrind, writeResults } from './harness.ts'
+import { printTable, repeatableNodeFlags, requireCommand, writeResults } from './harness.ts'
 import { observedServer, partsOf, returningVisitor, type searches } from './observability-app.ts'
 
 const VARIANTS = process.env.VARIANTS?.split(';') ?? ['off', 'trace', 'metrics', 'trace,metrics']
@@ -254,7 +254,7 @@ function inclusiveCounts(file: string): { total: number; gc: number; compile: nu
 }
 
 async function main(): Promise<void> {
-  requireValgrind('bench:observability:instructions')
+  requireCommand('valgrind', 'bench:observability:instructions')
   const runs = TRANSPORTS.flatMap((over) => VARIANTS.map((variant) => ({ variant, over })))
   console.log(`${runs.length} callgrind runs of ${REQUESTS} searches each, after ${WARM_UP_REQUESTS}...`)
   const counts = await map(

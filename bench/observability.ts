@@ -46,7 +46,15 @@ import { configureTracing, type TraceListener } from 'weft'
 import { postgres } from 'weft/sql'
 import { loadDatasets } from '../service/data/load.ts'
 import { migrate } from '../service/data/migrate.ts'
-import { median, printTable, startProcess, stopProcess, withServers, writeResults } from './harness.ts'
+import {
+  median,
+  printTable,
+  requireCommand,
+  startProcess,
+  stopProcess,
+  withServers,
+  writeResults,
+} from './harness.ts'
 import { observedServer, type Part, partsOf, returningVisitor } from './observability-app.ts'
 
 const TURN_ROUNDS = Number(process.env.TURN_ROUNDS ?? 10)
@@ -189,6 +197,7 @@ function offOf(variant: string): string {
  * for each of `concurrencies`: CPU ms per request and its ratio to off.
  */
 async function turnsPart(variants: string[], concurrencies: number[]) {
+  requireCommand('taskset', 'bench:observability (part 0; TURNS=0 skips it)', 'util-linux')
   // Two servers a variant, started in mirrored order (off, A, B, B, A, off). A server started
   // earlier measured dearer: four servers of `off` came out 1, 0.98, 0.97 and 0.96, round after
   // round, for no reason found. In mirrored order a variant's two servers have the same mean place,

@@ -130,6 +130,22 @@ export async function returningVisitor(
   return searches(cookie)
 }
 
+/** The searches of a returning visitor of the service listening at `url`, over HTTP. */
+export function returningVisitorAt(url: string): Promise<ReturnType<typeof searches>> {
+  return returningVisitor(async (path, headers) => (await searchOverHttp(url, path, headers)).cookie)
+}
+
+/** Sends one search to the service listening at `url`; its answer's status, body and `set-cookie`. */
+export async function searchOverHttp(
+  url: string,
+  path: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; body: string; cookie: string | undefined }> {
+  const response = await fetch(`${url}${path}`, { headers })
+  const body = await response.text()
+  return { status: response.status, body, cookie: response.headers.get('set-cookie') ?? undefined }
+}
+
 /** The searches of a returning visitor (a session, warm caches): 10 queries from 3 addresses. */
 export function searches(cookie: string): { path: string; headers: Record<string, string> }[] {
   const visitors = ['94.132.0.1', '85.240.1.1', '8.8.8.8']

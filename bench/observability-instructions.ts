@@ -33,7 +33,14 @@ import { createInterface } from 'node:readline'
 import { configureTracing, map, useClock } from 'weft'
 import { VirtualClock } from 'weft/testing'
 import { printTable, repeatableNodeFlags, requireCommand, writeResults } from './harness.ts'
-import { observedServer, partsOf, returningVisitor, type searches } from './observability-app.ts'
+import {
+  observedServer,
+  partsOf,
+  returningVisitor,
+  returningVisitorAt,
+  type searches,
+  searchOverHttp,
+} from './observability-app.ts'
 
 const VARIANTS = process.env.VARIANTS?.split(';') ?? ['off', 'trace', 'metrics', 'trace,metrics']
 const WARM_UP_REQUESTS = 3_000
@@ -149,10 +156,7 @@ async function sendInTurn(
 
 /** Sends `visits` to the service at `url` over HTTP, as {@link sendInTurn} does. */
 function sendOverHttp(url: string, visits: Visit[], served: number, requests: number): Promise<number> {
-  return sendInTurn(visits, served, requests, async (visit) => {
-    const response = await fetch(`${url}${visit.path}`, { headers: visit.headers })
-    return { status: response.status, body: await response.text() }
-  })
+  return sendInTurn(visits, served, requests, (visit) => searchOverHttp(url, visit.path, visit.headers))
 }
 
 interface Counts {
@@ -200,11 +204,7 @@ async function countVariant(variant: string, over: Transport, signal: AbortSigna
     const control = (option: string) =>
       execFileSync('callgrind_control', [option, String(child.pid)], { stdio: 'ignore' })
     if (over === 'http') {
-      const visits = await returningVisitor(async (path, headers) => {
-        const response = await fetch(`${url}${path}`, { headers })
-        await response.text()
-        return response.headers.get('set-cookie') ?? undefined
-      })
+      const visits = await returningVisitorAt(url)
       const served = await sendOverHttp(url, visits, 0, WARM_UP_REQUESTS)
       control('--instr=on')
       control('--zero')

@@ -55,7 +55,14 @@ import {
   withServers,
   writeResults,
 } from './harness.ts'
-import { observedServer, type Part, partsOf, returningVisitor } from './observability-app.ts'
+import {
+  observedServer,
+  type Part,
+  partsOf,
+  returningVisitor,
+  returningVisitorAt,
+  searchOverHttp,
+} from './observability-app.ts'
 
 const TURN_ROUNDS = Number(process.env.TURN_ROUNDS ?? 10)
 const TURN_REQUESTS = Number(process.env.TURN_REQUESTS ?? 600)
@@ -171,10 +178,7 @@ async function serve(name: string, env: Record<string, string>): Promise<Served>
     checkout,
   )
   const url = line.trim()
-  const requests = await returningVisitor(async (path, headers) => {
-    const response = await fetch(`${url}${path}`, { headers })
-    return response.headers.get('set-cookie') ?? undefined
-  })
+  const requests = await returningVisitorAt(url)
   return {
     name,
     url,
@@ -218,9 +222,8 @@ async function turnsPart(variants: string[], concurrencies: number[]) {
     sent.set(server, first + concurrency)
     const searches = Array.from({ length: concurrency }, async (_, i) => {
       const { path, headers } = server.requests[(first + i) % server.requests.length] as autocannon.Request
-      const response = await fetch(`${server.url}${path}`, { headers: headers as Record<string, string> })
-      await response.text()
-      if (response.status !== 200) throw new Error(`${server.name}: a search answered ${response.status}`)
+      const { status } = await searchOverHttp(server.url, path as string, headers as Record<string, string>)
+      if (status !== 200) throw new Error(`${server.name}: a search answered ${status}`)
     })
     await Promise.all(searches)
   }

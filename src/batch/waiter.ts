@@ -30,7 +30,7 @@ export abstract class Shared<T> {
   // V8 runs each class's field initializers as a function of its own, about 10 ns for every key a
   // request loads (its Entry) or fetch the shared cache makes. Private to this class by convention.
   declare private value: unknown
-  /** The promise shared by the callers that cannot be cancelled (made for the first of them). */
+  /** The promise shared by the callers that cannot be cancelled (made for the first of them), until settled. */
   declare private promise: Promise<T> | undefined
   declare private resolveShared: ((value: T) => void) | undefined
   declare private rejectShared: ((error: unknown) => void) | undefined
@@ -142,8 +142,11 @@ export abstract class Shared<T> {
         if (quiet) this.promise.catch(ignore)
         this.rejectShared?.(value)
       }
-      // A settled outcome may be kept (a request cache keeps its entries): not its resolvers.
-      this.resolveShared = this.rejectShared = undefined
+      // A settled outcome may be kept (a request cache keeps its entries): not its resolvers, nor
+      // its promise, which later callers never get (they get `settledPromise()`). Kept, the promise
+      // lived as long as the request, copied by every young-generation collection until promoted:
+      // letting it go made a load of distinct keys 5% cheaper, one of repeated keys 9% (callgrind).
+      this.promise = this.resolveShared = this.rejectShared = undefined
     }
     // Newest first in the list: reversed, so that callers hear in the order they asked.
     let oldest: Waiter<T> | undefined

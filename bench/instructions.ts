@@ -6,11 +6,15 @@
 // counts of its runs differed by 2% at most (most by a few instructions a load). They say nothing of
 // cache misses, so they complement the timed bench:batch rather than replace it.
 //
-// Each count is the difference between a run of about FEW_LOADS and one of MANY_LOADS loads (whole
-// requests, each a scope as in bench:batch), divided by the loads in between: start-up, module loading
-// and compiling cancel out, and what is left is the steady cost of a load. The counts depend on the
-// heap the loads run in (how often it is collected): compare figures of one run, not of runs with
-// other settings. Needs valgrind (`apt-get install -y valgrind`).
+// Each figure is the slope of a least-squares line through the counts of runs of 1 to 5 times
+// STEP_LOADS loads (whole requests, each a scope as in bench:batch): start-up, module loading and
+// compiling fall in the intercept, and what is left is the steady cost of a load. A line through
+// five runs rather than the difference of two, because where the collections fall moves with the
+// run's length: the difference of runs of 200,000 and 600,000 loads put DataLoader's distinct keys
+// at 2,756 instructions a load, of 300,000 and 900,000 at 2,410. Even so, the counts of these
+// workloads, the collector's share large, move by several percent with any change of the code that
+// moves the heap (of the benchmark's too): compare the figures of one run. Needs valgrind
+// (`apt-get install -y valgrind`).
 // Figures go to bench/results/instructions.json.
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
@@ -21,8 +25,8 @@ import { loader } from 'weft/batch'
 import { backend, type Workload, workloads } from './batch-workloads.ts'
 import { printTable, repeatableNodeFlags, requireCommand, writeResults } from './harness.ts'
 
-const FEW_LOADS = 200_000
-const MANY_LOADS = 600_000
+const STEP_LOADS = 200_000
+const STEPS = [1, 2, 3, 4, 5]
 const LOADERS = ['DataLoader', 'weft'] as const
 type LoaderName = (typeof LOADERS)[number]
 
@@ -77,35 +81,35 @@ async function countInstructions(
 async function main(): Promise<void> {
   requireCommand('valgrind', 'bench:instructions')
   const requestsFor = (loads: number, workload: Workload) => Math.max(1, Math.round(loads / workload.loads))
-  // Per workload and loader: a run of a few requests and one of many.
-  const pairs = workloads.flatMap((workload, index) =>
+  // Per workload and loader: runs of 1 to 5 steps of loads.
+  const lines = workloads.flatMap((workload, index) =>
     LOADERS.map((name) => ({
       workload,
       index,
       name,
-      few: requestsFor(FEW_LOADS, workload),
-      many: requestsFor(MANY_LOADS, workload),
+      requests: STEPS.map((step) => requestsFor(step * STEP_LOADS, workload)),
     })),
   )
-  console.log(`${2 * pairs.length} callgrind runs of about ${FEW_LOADS} and ${MANY_LOADS} loads...`)
+  const runs = lines.flatMap((line) => line.requests.map((requests) => ({ ...line, requests })))
+  console.log(`${runs.length} callgrind runs of ${STEP_LOADS} to ${STEPS.length * STEP_LOADS} loads...`)
   // Each run counts its own instructions: running them side by side changes no count. A failed run
   // cancels the others (their valgrind processes are killed).
-  const runs = pairs.flatMap((pair) => [pair.few, pair.many].map((requests) => ({ ...pair, requests })))
   const counts = await map(
     runs,
     (run, _index, { signal }) => countInstructions(run.name, run.index, run.requests, signal),
     { concurrency: availableParallelism() },
   )
-  const perLoad = pairs.map(
-    (pair, i) =>
-      ((counts[2 * i + 1] as number) - (counts[2 * i] as number)) /
-      ((pair.many - pair.few) * pair.workload.loads),
+  const perLoad = lines.map((line, i) =>
+    slope(
+      line.requests.map((requests) => requests * line.workload.loads),
+      counts.slice(i * STEPS.length, (i + 1) * STEPS.length),
+    ),
   )
   const figures = workloads.map((workload, index) => {
-    const dataloader =
-      perLoad[pairs.findIndex((pair) => pair.index === index && pair.name === 'DataLoader')] ?? Number.NaN
-    const weft =
-      perLoad[pairs.findIndex((pair) => pair.index === index && pair.name === 'weft')] ?? Number.NaN
+    const of = (name: LoaderName) =>
+      perLoad[lines.findIndex((line) => line.index === index && line.name === name)] ?? Number.NaN
+    const dataloader = of('DataLoader')
+    const weft = of('weft')
     return { workload: workload.name, dataloader, weft, ratioToDataLoader: weft / dataloader }
   })
   console.log(
@@ -120,10 +124,24 @@ async function main(): Promise<void> {
     })),
   )
   const file = writeResults('instructions', {
-    method: `callgrind instruction counts (node --single-threaded --predictable): (count of about ${MANY_LOADS} loads - count of about ${FEW_LOADS}) / the loads between, in whole requests`,
+    method: `callgrind instruction counts (node ${repeatableNodeFlags.join(' ')}): slope of the least-squares line through the counts of runs of ${STEPS.map((step) => step * STEP_LOADS).join(', ')} loads, in whole requests`,
     workloads: figures,
   })
   console.log(`\nfigures written to ${file}`)
+}
+
+/** The slope of the least-squares line through the points (xs[i], ys[i]). */
+function slope(xs: readonly number[], ys: readonly number[]): number {
+  const mean = (values: readonly number[]) => values.reduce((sum, value) => sum + value, 0) / values.length
+  const meanX = mean(xs)
+  const meanY = mean(ys)
+  let covariance = 0
+  let variance = 0
+  xs.forEach((x, i) => {
+    covariance += (x - meanX) * ((ys[i] as number) - meanY)
+    variance += (x - meanX) ** 2
+  })
+  return covariance / variance
 }
 
 if (process.argv[2] === '--run') {

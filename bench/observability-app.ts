@@ -121,13 +121,21 @@ async function onServers(config: Config): Promise<Serving> {
  * The searches of a returning visitor whose session a first search opened: `search` sends that one
  * (`path`, `headers`) and resolves with its answer's `set-cookie` header.
  */
-export async function returningVisitor(
+async function returningVisitor(
   search: (path: string, headers: Record<string, string>) => Promise<string | undefined>,
 ): Promise<ReturnType<typeof searches>> {
   const cookie = (await search('/search?q=lisb', { 'x-forwarded-for': '94.132.0.1' }))?.split(
     ';',
   )[0] as string
   return searches(cookie)
+}
+
+/** The searches of a returning visitor of `app`, sent through fastify's inject. */
+export function returningVisitorOf(app: FastifyInstance): Promise<ReturnType<typeof searches>> {
+  return returningVisitor(async (path, headers) => {
+    const response = await app.inject({ url: path, headers })
+    return String(response.headers['set-cookie'] ?? '')
+  })
 }
 
 /** The searches of a returning visitor of the service listening at `url`, over HTTP. */

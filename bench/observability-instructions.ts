@@ -36,8 +36,8 @@ import { printTable, repeatableNodeFlags, requireCommand, writeResults } from '.
 import {
   observedServer,
   partsOf,
-  returningVisitor,
   returningVisitorAt,
+  returningVisitorOf,
   type searches,
   searchOverHttp,
 } from './observability-app.ts'
@@ -108,10 +108,7 @@ async function serve(variant: string, over: Transport): Promise<void> {
     console.log(`ready ${await app.listen({ host: '127.0.0.1', port: 0 })}`)
     for await (const line of commands) if (line === 'quit') break
   } else {
-    const visits = await returningVisitor(async (path, headers) => {
-      const response = await app.inject({ url: path, headers })
-      return String(response.headers['set-cookie'] ?? '')
-    })
+    const visits = await returningVisitorOf(app)
     let served = 0
     const run = async (requests: number) => {
       served = await sendInTurn(visits, served, requests, async (visit, index) => {

@@ -59,8 +59,8 @@ import {
   observedServer,
   type Part,
   partsOf,
-  returningVisitor,
   returningVisitorAt,
+  returningVisitorOf,
   searchOverHttp,
 } from './observability-app.ts'
 
@@ -410,10 +410,7 @@ async function inProcessPart() {
     const checkout = path === undefined ? thisCheckout : await loadCheckout(path)
     const parts = checkout.partsOf(observe)
     const { app, onTrace } = await checkout.observedServer(parts)
-    const requests = await returningVisitor(async (path, headers) => {
-      const response = await app.inject({ url: path, headers })
-      return String(response.headers['set-cookie'] ?? '')
-    })
+    const requests = await returningVisitorOf(app)
     let i = 0
     // One at a time: side by side, searches share memcache batches and cached values in an order
     // that observing them changes, and the variants would not do the same work (see

@@ -240,13 +240,16 @@ async function turnsPart(variants: string[], concurrencies: number[]) {
             await send(servers[(turn + i) % servers.length] as Served, concurrency)
           }
         }
-        // A variant's figure: its two servers' CPU time over their requests.
-        const spent = new Map<string, number>()
+        // A variant's figure: its servers' CPU time over their requests (each server served
+        // `turns * concurrency`).
+        const spent = new Map<string, { ms: number; requests: number }>()
         servers.forEach((server, i) => {
-          const ms = cpuMs(server.pid) - (before[i] as number)
-          spent.set(server.name, (spent.get(server.name) ?? 0) + ms)
+          const sum = spent.get(server.name) ?? { ms: 0, requests: 0 }
+          sum.ms += cpuMs(server.pid) - (before[i] as number)
+          sum.requests += turns * concurrency
+          spent.set(server.name, sum)
         })
-        for (const [name, ms] of spent) used.get(name)?.push(ms / (2 * turns * concurrency))
+        for (const [name, { ms, requests }] of spent) used.get(name)?.push(ms / requests)
       }
       await measureRound() // warm up: JIT, caches
       for (const list of used.values()) list.length = 0

@@ -15,8 +15,8 @@
 //    these machines) and none ever competes with another. A variant's CPU time (all threads of its
 //    servers, in ns, from /proc/<pid>/task/*/schedstat) per request, over TURN_REQUESTS requests a
 //    round; "vs off" is the median over TURN_ROUNDS rounds of the same round's ratio. Run one at a
-//    time and 8 at a time (the second closer to a loaded server: its searches share memcache batches
-//    and turns of the event loop). A server's throughput, when its CPU is what bounds it, is the
+//    time and 8 at a time (the second closer to a loaded server: its searches, each of a visitor of
+//    its own, share memcache batches and turns of the event loop). A server's throughput, when its CPU is what bounds it, is the
 //    inverse of this. Variants `off`, `trace,metrics` (what the 10% target is about) and `on`; not
 //    OTLP's, whose exporter works in the background, on the CPU the others share. Two servers of
 //    the same variant (`off;off#2`) measure 0.97-0.99 apart: the method's own error.
@@ -178,14 +178,19 @@ async function serve(name: string, env: Record<string, string>): Promise<Served>
     checkout,
   )
   const url = line.trim()
-  const requests = await returningVisitorAt(url)
   return {
     name,
     url,
     pid: child.pid as number,
     stop: () => stopProcess(child),
-    requests: requests.map((request) => ({ method: 'GET' as const, ...request })),
+    requests: await visitorRequests(url),
   }
+}
+
+/** The searches of a new returning visitor of the service at `url`, as autocannon's requests. */
+async function visitorRequests(url: string): Promise<autocannon.Request[]> {
+  const requests = await returningVisitorAt(url)
+  return requests.map((request) => ({ method: 'GET' as const, ...request }))
 }
 
 /** The variant a variant is compared with: `off` of the same checkout. */
@@ -216,12 +221,24 @@ async function turnsPart(variants: string[], concurrencies: number[]) {
   // them, four servers and ten searches, each server got every other search (`metrics` measured
   // 0.92 of `off`).
   const sent = new Map<Served, number>(servers.map((server) => [server, 0]))
-  /** Sends `concurrency` searches to `server` at once; resolves when all are answered. */
+  // A visitor (a session) for each search sent at once, as many as the most at once: one visitor's
+  // searches sent side by side each updated the session the others read, in an order that observing
+  // the server changed, so the variants did not do the same work (eight at a time, a traced server
+  // missed memcache on more of the recent-searches queries: 1.5 points more instructions).
+  const visitors = new Map<Served, autocannon.Request[][]>()
+  for (const server of servers) {
+    const own = [server.requests]
+    while (own.length < Math.max(...concurrencies)) own.push(await visitorRequests(server.url))
+    visitors.set(server, own)
+  }
+  /** Sends `concurrency` searches to `server` at once, each of its own visitor; resolves when all are answered. */
   const send = async (server: Served, concurrency: number) => {
     const first = sent.get(server) as number
     sent.set(server, first + concurrency)
+    const own = visitors.get(server) as autocannon.Request[][]
     const searches = Array.from({ length: concurrency }, async (_, i) => {
-      const { path, headers } = server.requests[(first + i) % server.requests.length] as autocannon.Request
+      const requests = own[i] as autocannon.Request[]
+      const { path, headers } = requests[(first + i) % requests.length] as autocannon.Request
       const { status } = await searchOverHttp(server.url, path as string, headers as Record<string, string>)
       if (status !== 200) throw new Error(`${server.name}: a search answered ${status}`)
     })

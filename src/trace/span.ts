@@ -130,21 +130,20 @@ export class Span {
   }
 }
 
-/** The span list of a trace with no span yet (never written: `open` makes the list with its first span). */
-const noSpans: Span[] = []
-
 /** Receives each trace once its root span has ended. */
 export type TraceListener = (trace: Trace) => void
 
 /**
  * The spans of one request, rooted in its outermost scope.
  *
- * Once its listener has seen it, a finished trace is kept compactly (see {@link compact}) and lets
- * go of its span objects: `spans` then reads them back as new handles, equal in every field. Why: a
- * trace outlives a young-generation collection whenever its request is under way during one, and
- * such an old trace kept every span created after it alive through the next collections too, long
- * after the request ended (in the search service tracing every request, each young collection
- * promoted 4.2 MB rather than 2.4). Compacted, it holds a few arrays instead.
+ * A trace holds what its spans recorded (see `SpanColumns`) and its root span, not the other span
+ * objects: `spans` reads them back as handles, equal in every field to those the request used. Why:
+ * a trace outlives a young-generation collection whenever its request is under way during one, and
+ * every object it holds is copied then, and again at the next collection; holding its spans, it
+ * kept each one alive until the request ended, where most (a backend call's, a task's) are done with
+ * long before (in the search service tracing every request, each young collection promoted 4.2 MB
+ * rather than 2.4 while finished traces still held theirs). Once its listener has seen it, a finished
+ * trace is also kept compactly (see {@link compact}).
  */
 export class Trace {
   /** 32 hex digits, as in W3C trace context. */
@@ -155,10 +154,10 @@ export class Trace {
   readonly #spanIds: SpanIds
   /** What the spans recorded; shared with `#compacted` once the trace has ended. */
   #recorded = new SpanColumns()
-  /** The span objects while the trace is recorded; undefined once it has ended and let them go (it is compacted then). */
-  #spans: Span[] | undefined = noSpans
+  /** The root span, once opened: the one span a trace holds (see the class comment). */
+  #root: Span | undefined = undefined
   #compacted: CompactTrace | undefined = undefined
-  /** The spans read back from `#compacted`, once asked for. */
+  /** The spans read back once the trace was compacted (they change no more then), once asked for. */
   #readBack: Span[] | undefined = undefined
 
   constructor(onFinish?: TraceListener, id?: string, remoteParentId?: string) {
@@ -168,16 +167,20 @@ export class Trace {
     this.#onFinish = onFinish
   }
 
-  /** Every span, in the order they started: the root first. */
+  /**
+   * Every span, in the order they started: the root first. Read back from what the spans recorded:
+   * each a handle equal in every field to the one the request used, the root the same object; new
+   * handles at each read while the trace is recorded.
+   */
   get spans(): readonly Span[] {
-    if (this.#spans !== undefined) return this.#spans
-    this.#readBack ??= (this.#compacted as CompactTrace).readBack(this)
+    if (this.#compacted === undefined) return this.#handles()
+    this.#readBack ??= this.#handles()
     return this.#readBack
   }
 
   /** The span with no parent: the request's outermost scope. */
   get root(): Span | undefined {
-    return this.spans[0]
+    return this.#root
   }
 
   /** What the spans recorded, which each {@link Span} reads its fields from. */
@@ -196,22 +199,33 @@ export class Trace {
       // Work the request left behind opened a span after the trace ended (rare: a request waits
       // for its tasks): the trace is recorded live again, on a copy of its columns, so that the
       // compacted form handed out stays as it was.
-      this.#spans = [...this.spans]
       this.#recorded = new SpanColumns(this.#recorded)
       this.#compacted = undefined
       this.#readBack = undefined
     }
     const serial = this.#recorded.open(parent?.serial ?? 0, name, kind, clock().now())
     const span = new Span(this, parent, serial)
-    // Made with the root span rather than empty, as SpanColumns makes its columns (see there why).
-    if (this.#spans === noSpans) this.#spans = [span]
-    else (this.#spans as Span[]).push(span)
+    if (serial === 1) this.#root = span
     return span
   }
 
   /** The id of the trace's `serial`th span (from 1): 16 hex digits, the base plus `serial`. */
   spanIdOf(serial: number): string {
     return this.#spanIds.of(serial)
+  }
+
+  /** The spans as handles on what they recorded, the root span's own. */
+  #handles(): Span[] {
+    const spans: Span[] = []
+    for (let serial = 1; serial <= this.#recorded.size; serial++) {
+      const parent = this.#recorded.parent(serial)
+      spans.push(
+        serial === 1 && this.#root !== undefined
+          ? this.#root
+          : new Span(this, parent === 0 ? undefined : spans[parent - 1], serial),
+      )
+    }
+    return spans
   }
 
   /**
@@ -239,8 +253,7 @@ export class Trace {
       )
     }
     // A span still open (work the request left behind) records its end later: the trace stays live.
-    if (this.compact() === this) return
-    this.#spans = undefined
+    this.compact()
   }
 
   toJSON(): TraceData {
@@ -287,16 +300,6 @@ export class CompactTrace {
   /** The id of the trace's `serial`th span (from 1). */
   spanIdOf(serial: number): string {
     return this.#spanIds.of(serial)
-  }
-
-  /** @internal The spans as {@link Span} handles of `trace`, the trace this was compacted from (whose columns it shares). */
-  readBack(trace: Trace): Span[] {
-    const spans: Span[] = []
-    for (let serial = 1; serial <= this.size; serial++) {
-      const parent = this.#recorded.parent(serial)
-      spans.push(new Span(trace, parent === 0 ? undefined : spans[parent - 1], serial))
-    }
-    return spans
   }
 
   toJSON(): TraceData {

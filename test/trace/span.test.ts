@@ -156,23 +156,45 @@ describe('Trace.compact()', () => {
   })
 })
 
-describe('a trace that has ended', () => {
-  /** Each span's fields, its parent by name: what a reader of `trace.spans` depends on. */
-  const fields = (trace: Trace) =>
-    trace.spans.map((span) => ({
-      name: span.name,
-      kind: span.kind,
-      parent: span.parent?.name,
-      sameTrace: span.trace === trace,
-      serial: span.serial,
-      spanId: span.spanId,
-      start: span.start,
-      end: span.end,
-      status: span.status,
-      error: span.error,
-      attributes: span.attributesIfAny,
-    }))
+/** A span's fields, its parent by name: what a reader of `trace.spans` depends on. */
+const fieldsOf = (span: Span) => ({
+  name: span.name,
+  kind: span.kind,
+  parent: span.parent?.name,
+  traceId: span.trace.id,
+  serial: span.serial,
+  spanId: span.spanId,
+  start: span.start,
+  end: span.end,
+  status: span.status,
+  error: span.error,
+  attributes: span.attributesIfAny,
+})
 
+/** The fields of every span of `trace`, each span checked to belong to it. */
+const fields = (trace: Trace) =>
+  trace.spans.map((span) => {
+    assert.equal(span.trace, trace)
+    return fieldsOf(span)
+  })
+
+describe('a trace being recorded', () => {
+  test('holds no span but its root: each read of `spans` makes new handles, equal to the spans the request used', () => {
+    const trace = new Trace()
+    const root = trace.startRoot('request')
+    const task = root.child('task', 'task')
+    const [first, second] = [trace.spans, trace.spans]
+    assert.equal(first[0], root)
+    assert.equal(trace.root, root)
+    assert.notEqual(first[1], task)
+    assert.notEqual(first[1], second[1])
+    assert.deepEqual(fields(trace), [fieldsOf(root), fieldsOf(task)])
+    task.finish('ok')
+    assert.equal(trace.spans[1]?.status, 'ok', 'a read after an end sees it')
+  })
+})
+
+describe('a trace that has ended', () => {
   test('its listener sees the live spans; afterwards `spans` reads the same spans back from the compact form', async () => {
     let seen: ReturnType<typeof fields> | undefined
     let live: readonly Span[] = []
@@ -196,7 +218,8 @@ describe('a trace that has ended', () => {
     const [trace] = traces as [Trace]
     assert.ok(trace.compact() instanceof CompactTrace, 'compacted as it ended')
     assert.deepEqual(fields(trace), seen)
-    assert.notEqual(trace.spans[0], live[0], 'the live span objects are let go')
+    assert.equal(trace.spans[0], live[0], 'the root span is the one the request used')
+    assert.notEqual(trace.spans[2], live[2], 'the other spans are read back, not held')
     assert.equal(trace.spans[2]?.parent, trace.spans[1])
     assert.equal(trace.root, trace.spans[0])
     assert.deepEqual(trace.toJSON(), { traceId: trace.id, spans: live.map((span) => span.toJSON()) })

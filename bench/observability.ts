@@ -14,12 +14,14 @@
 //    servers share the CPU's speed of the moment (which moves by +-30% from second to second on
 //    these machines) and none ever competes with another. A variant's CPU time (all threads of its
 //    servers, in ns, from /proc/<pid>/task/*/schedstat) per request, over TURN_REQUESTS requests a
-//    round; "vs off" is the median over TURN_ROUNDS rounds of the same round's ratio. Run one at a
-//    time and 8 at a time (the second closer to a loaded server: its searches, each of a visitor of
-//    its own, share memcache batches and turns of the event loop). A server's throughput, when its CPU is what bounds it, is the
-//    inverse of this. Variants `off`, `trace,metrics` (what the 10% target is about) and `on`; not
-//    OTLP's, whose exporter works in the background, on the CPU the others share. Two servers of
-//    the same variant (`off;off#2`) measure 0.97-0.99 apart: the method's own error.
+//    round; "vs off" is the median over TURN_ROUNDS rounds of the same round's ratio, and
+//    `mainThreadVsOff` the same of the servers' main threads alone (without V8's compiler and
+//    collector threads). Run one at a time and 8 at a time (the second closer to a loaded server:
+//    its searches, each of a visitor of its own, share memcache batches and turns of the event
+//    loop). A server's throughput, when its CPU is what bounds it, is the inverse of this. Variants
+//    `off`, `trace,metrics` (what the 10% target is about) and `on`; not OTLP's, whose exporter
+//    works in the background, on the CPU the others share. Two servers of the same variant
+//    (`off;off#2`) measure 0.97-0.99 apart one at a time: the method's own error.
 // 1. HTTP: each variant a server process of its own (observability-server.ts), driven by autocannon:
 //    per round, after a second of unmeasured load, the server's CPU time per request (from /proc)
 //    under the same fixed load for every variant (RATE requests/s: a server that keeps up does the
@@ -126,14 +128,22 @@ function ratios(values: number[], base: number[]) {
  */
 function cpuMs(pid: number): number {
   let ns = 0
-  for (const thread of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      ns += Number(readFileSync(`/proc/${pid}/task/${thread}/schedstat`, 'utf8').split(' ')[0])
-    } catch {
-      // The thread ended between the listing and the read: its time is in no one's count any more.
-    }
-  }
+  for (const thread of readdirSync(`/proc/${pid}/task`)) ns += threadNs(pid, thread)
   return ns / 1e6
+}
+
+/** CPU milliseconds of a process's main thread alone (JavaScript, and the collector's work there). */
+function mainThreadCpuMs(pid: number): number {
+  return threadNs(pid, String(pid)) / 1e6
+}
+
+function threadNs(pid: number, thread: string): number {
+  try {
+    return Number(readFileSync(`/proc/${pid}/task/${thread}/schedstat`, 'utf8').split(' ')[0])
+  } catch {
+    // The thread ended between the listing and the read: its time is in no one's count any more.
+    return 0
+  }
 }
 
 /** An OTLP/HTTP receiver, as a process of its own, that reads each export and drops it. */
@@ -249,8 +259,10 @@ async function turnsPart(variants: string[], concurrencies: number[]) {
     for (const concurrency of concurrencies) {
       const turns = Math.ceil(TURN_REQUESTS / concurrency)
       const used = new Map<string, number[]>(variants.map((name) => [name, []]))
+      const usedOnMain = new Map<string, number[]>(variants.map((name) => [name, []]))
       const measureRound = async () => {
         const before = servers.map(({ pid }) => cpuMs(pid))
+        const beforeOnMain = servers.map(({ pid }) => mainThreadCpuMs(pid))
         for (let turn = 0; turn < turns; turn++) {
           // The order rotates, so that no variant always follows the same other one.
           for (let i = 0; i < servers.length; i++) {
@@ -259,27 +271,35 @@ async function turnsPart(variants: string[], concurrencies: number[]) {
         }
         // A variant's figure: its servers' CPU time over their requests (each server served
         // `turns * concurrency`).
-        const spent = new Map<string, { ms: number; requests: number }>()
+        const spent = new Map<string, { ms: number; onMain: number; requests: number }>()
         servers.forEach((server, i) => {
-          const sum = spent.get(server.name) ?? { ms: 0, requests: 0 }
+          const sum = spent.get(server.name) ?? { ms: 0, onMain: 0, requests: 0 }
           sum.ms += cpuMs(server.pid) - (before[i] as number)
+          sum.onMain += mainThreadCpuMs(server.pid) - (beforeOnMain[i] as number)
           sum.requests += turns * concurrency
           spent.set(server.name, sum)
         })
-        for (const [name, { ms, requests }] of spent) used.get(name)?.push(ms / requests)
+        for (const [name, { ms, onMain, requests }] of spent) {
+          used.get(name)?.push(ms / requests)
+          usedOnMain.get(name)?.push(onMain / requests)
+        }
       }
       await measureRound() // warm up: JIT, caches
-      for (const list of used.values()) list.length = 0
+      for (const list of [...used.values(), ...usedOnMain.values()]) list.length = 0
       for (let r = 0; r < TURN_ROUNDS; r++) await measureRound()
       for (const name of variants) {
         const own = used.get(name) as number[]
         const vsOff = ratios(own, used.get(offOf(name)) as number[])
+        const onMain = usedOnMain.get(name) as number[]
         rows.push({
           variant: name,
           concurrency,
           cpuMsPerRequest: round(median(own)),
           cpuVsOff: vsOff.median,
           cpuVsOffRange: `${vsOff.min}-${vsOff.max}`,
+          // The main thread alone: what the other threads (compiling, collecting) add is left out.
+          mainThreadMsPerRequest: round(median(onMain)),
+          mainThreadVsOff: ratios(onMain, usedOnMain.get(offOf(name)) as number[]).median,
         })
       }
     }
@@ -535,7 +555,7 @@ function save(
   const file = writeResults('observability', {
     method: `GET /search on the in-memory backends, returning visitors; variants interleaved, order rotating, ${ROUNDS} rounds; "vs off" = median over rounds of the ratio to off in the same round. HTTP: autocannon, ${CONNECTIONS} connections, per round ${WARM_UP_SECONDS} s unmeasured, then ${SECONDS} s at ${RATE} requests/s (server CPU per request from /proc) then ${SECONDS} s unbounded (throughput). In process: fastify inject one at a time, CPU per request from process.cpuUsage(), ${IN_PROCESS_ROUNDS} rounds of ${IN_PROCESS_MS} ms per variant. leastCpuVsOff: the least CPU per request over the rounds, over off's least (other work on the machine only ever adds)`,
     httpInTurns: {
-      method: `two servers a variant, started in mirrored order, all pinned to one CPU, each sent ${TURN_CONCURRENCY.join(' or ')} searches at a time in turn, the order rotating; a variant's CPU (all threads of its servers, /proc schedstat) per request over ${TURN_REQUESTS} requests a round, ${TURN_ROUNDS} rounds`,
+      method: `two servers a variant, started in mirrored order, all pinned to one CPU, each sent ${TURN_CONCURRENCY.join(' or ')} searches at a time in turn, the order rotating; a variant's CPU (all threads of its servers, /proc schedstat; and their main threads alone) per request over ${TURN_REQUESTS} requests a round, ${TURN_ROUNDS} rounds`,
       rows: turns,
     },
     http: http.rows,

@@ -4,7 +4,8 @@
 // spread by ±30% and its medians move by 5% and more from run to run, more than most changes to
 // tracing. Here each variant (`off`, `trace`, `metrics`, `trace,metrics`) is a server process on the
 // in-memory backends under valgrind's callgrind, and what is counted is the instructions of REQUESTS
-// searches (fastify inject, one at a time, a returning visitor as in bench:observability), after a
+// searches (fastify inject, one at a time, or AT_ONCE at a time, each of a returning visitor of its
+// own, as in bench:observability), after a
 // warm-up, split three ways: the garbage collector's (its entry point's inclusive count), the
 // optimizing compilers' (left out: when a function gets compiled is not a cost of a request), and
 // everything else. Made repeatable: one thread, fixed hash and random seeds, seeded `Math.random` and
@@ -18,11 +19,13 @@
 // tracing (more memory touched) has its share of: they complement bench:observability, they do not
 // replace it.
 // Each variant is counted twice: served through fastify's inject (no sockets: the service's own
-// work, where observing it shows most), and over HTTP, its requests sent one at a time over a
-// keep-alive connection by this process (not counted), as bench:observability drives it: the
-// figure closest to the throughput the 10% target is about, counted rather than timed. OVER=inject
-// or OVER=http counts only one of them.
-// Needs valgrind (`apt-get install -y valgrind`). Figures go to bench/results/observability-instructions.json.
+// work, where observing it shows most), and over HTTP, its requests sent over keep-alive
+// connections by this process (not counted), as bench:observability drives it: the figure closest
+// to the throughput the 10% target is about, counted rather than timed. OVER=inject or OVER=http
+// counts only one of them. AT_ONCE=8 counts searches sent eight at a time, as part 0 of
+// bench:observability also times them.
+// Needs valgrind (`apt-get install -y valgrind`). Figures go to bench/results/observability-instructions.json
+// (observability-instructions-8-at-once.json with AT_ONCE=8).
 import { execFileSync, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
@@ -50,6 +53,8 @@ const FORGET_EVERY = 250
 type Transport = 'inject' | 'http'
 const TRANSPORTS: Transport[] =
   process.env.OVER === 'inject' || process.env.OVER === 'http' ? [process.env.OVER] : ['inject', 'http']
+/** Searches sent at once (`AT_ONCE`, default 1), each of a visitor of its own (see {@link sendInTurn}). */
+const AT_ONCE = Number(process.env.AT_ONCE ?? 1)
 const NODE_FLAGS = [...repeatableNodeFlags, '--min-semi-space-size=16', '--max-semi-space-size=16']
 
 /** Replaces every source of randomness a search draws on with a seeded one. */
@@ -108,10 +113,10 @@ async function serve(variant: string, over: Transport): Promise<void> {
     console.log(`ready ${await app.listen({ host: '127.0.0.1', port: 0 })}`)
     for await (const line of commands) if (line === 'quit') break
   } else {
-    const visits = await returningVisitorOf(app)
+    const visitors = await atOnce(() => returningVisitorOf(app))
     let served = 0
     const run = async (requests: number) => {
-      served = await sendInTurn(visits, served, requests, async (visit, index) => {
+      served = await sendInTurn(visitors, served, requests, async (visit, index) => {
         const response = await app.inject({ url: visit.path, headers: visit.headers })
         if (index % FORGET_EVERY === 0) forget()
         return { status: response.statusCode, body: response.body }
@@ -131,29 +136,45 @@ async function serve(variant: string, over: Transport): Promise<void> {
 
 type Visit = ReturnType<typeof searches>[number]
 
+/** `AT_ONCE` returning visitors, each made by `visitor`. */
+async function atOnce(visitor: () => Promise<Visit[]>): Promise<Visit[][]> {
+  const visitors: Visit[][] = []
+  while (visitors.length < AT_ONCE) visitors.push(await visitor())
+  return visitors
+}
+
 /**
- * Sends `requests` of a returning visitor's searches (`visits`, round and round) with `send`, from
- * the `served`th on; returns how many have been sent then. One at a time: searches served side by
- * side share memcache batches and cached values in an order that depends on how their awaits
- * interleave, which observing them changes (ten at a time, the traced service did ~15% less JSON
- * parsing than the others), so that variants would not count the same work.
+ * Sends `requests` searches with `send`, from the `served`th on, `visitors.length` at once (the
+ * `i`th of each group from the `i`th visitor, each going round its searches); returns how many have
+ * been sent then. Each search sent at once comes from a visitor of its own: one visitor's searches
+ * side by side updated the session each other read, in an order that observing the service changed,
+ * so that the variants did not count the same work (ten at a time, the traced service did ~15% less
+ * JSON parsing than the others; eight at a time over HTTP, it missed memcache more often). With a
+ * visitor each, they do.
  */
 async function sendInTurn(
-  visits: Visit[],
+  visitors: Visit[][],
   served: number,
   requests: number,
   send: (visit: Visit, index: number) => Promise<{ status: number; body: string }>,
 ): Promise<number> {
-  for (const end = served + requests; served < end; served++) {
-    const { status, body } = await send(visits[served % visits.length] as Visit, served)
-    if (status !== 200) throw new Error(`a search answered ${status}: ${body}`)
+  for (const end = served + requests; served < end; ) {
+    const first = served
+    const group = visitors.slice(0, end - first)
+    served += group.length
+    await Promise.all(
+      group.map(async (visits, i) => {
+        const { status, body } = await send(visits[(first + i) % visits.length] as Visit, first + i)
+        if (status !== 200) throw new Error(`a search answered ${status}: ${body}`)
+      }),
+    )
   }
   return served
 }
 
-/** Sends `visits` to the service at `url` over HTTP, as {@link sendInTurn} does. */
-function sendOverHttp(url: string, visits: Visit[], served: number, requests: number): Promise<number> {
-  return sendInTurn(visits, served, requests, (visit) => searchOverHttp(url, visit.path, visit.headers))
+/** Sends searches of `visitors` to the service at `url` over HTTP, as {@link sendInTurn} does. */
+function sendOverHttp(url: string, visitors: Visit[][], served: number, requests: number): Promise<number> {
+  return sendInTurn(visitors, served, requests, (visit) => searchOverHttp(url, visit.path, visit.headers))
 }
 
 interface Counts {
@@ -201,11 +222,11 @@ async function countVariant(variant: string, over: Transport, signal: AbortSigna
     const control = (option: string) =>
       execFileSync('callgrind_control', [option, String(child.pid)], { stdio: 'ignore' })
     if (over === 'http') {
-      const visits = await returningVisitorAt(url)
-      const served = await sendOverHttp(url, visits, 0, WARM_UP_REQUESTS)
+      const visitors = await atOnce(() => returningVisitorAt(url))
+      const served = await sendOverHttp(url, visitors, 0, WARM_UP_REQUESTS)
       control('--instr=on')
       control('--zero')
-      await sendOverHttp(url, visits, served, REQUESTS)
+      await sendOverHttp(url, visitors, served, REQUESTS)
     } else {
       control('--instr=on')
       control('--zero')
@@ -262,7 +283,7 @@ async function main(): Promise<void> {
     },
   )
   const results: Record<string, unknown> = {
-    method: `callgrind, ${REQUESTS} searches one at a time after ${WARM_UP_REQUESTS}, node ${NODE_FLAGS.join(' ')}: instructions per search without the collector and the optimizing compilers, and the collector's; inject: fastify's inject, http: over a keep-alive connection from another process`,
+    method: `callgrind, ${REQUESTS} searches ${AT_ONCE === 1 ? 'one' : AT_ONCE} at a time (each of a visitor of its own) after ${WARM_UP_REQUESTS}, node ${NODE_FLAGS.join(' ')}: instructions per search without the collector and the optimizing compilers, and the collector's; inject: fastify's inject, http: over a keep-alive connection from another process`,
   }
   for (const over of TRANSPORTS) {
     const counted = counts.filter((count) => count.over === over)
@@ -288,7 +309,10 @@ async function main(): Promise<void> {
     results[over === 'http' ? 'overHttp' : 'variants'] = rows
   }
   if (process.env.VARIANTS !== undefined || process.env.OVER !== undefined) return
-  const file = writeResults('observability-instructions', results)
+  const file = writeResults(
+    AT_ONCE === 1 ? 'observability-instructions' : `observability-instructions-${AT_ONCE}-at-once`,
+    results,
+  )
   console.log(`\nfigures written to ${file}`)
 }
 

@@ -3,11 +3,9 @@
 // still batch but nothing stays cached.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { setFlagsFromString } from 'node:v8'
-import { runInNewContext } from 'node:vm'
 import { currentScope, currentSignal, scope, sleep } from 'weft'
 import { loader } from 'weft/batch'
-import { inVirtualTime } from '../core/support.ts'
+import { collectGarbage, inVirtualTime } from '../core/support.ts'
 import { nextTurn, recording } from './support.ts'
 
 test('each request has its own cache and its own batches, so values never leak between requests', async () => {
@@ -110,13 +108,6 @@ test(
   }),
 )
 
-/** Node's garbage collector, reachable without --expose-gc. */
-function collector(): () => void {
-  if (typeof globalThis.gc === 'function') return globalThis.gc
-  setFlagsFromString('--expose-gc')
-  return runInNewContext('gc') as () => void
-}
-
 test('once its request has ended, what a request cached can be garbage collected', async () => {
   const values = loader('values', async (keys: readonly number[]) =>
     keys.map((key) => ({ key, payload: new Array(1000) })),
@@ -128,6 +119,6 @@ test('once its request has ended, what a request cached can be garbage collected
     })
   }
   await nextTurn()
-  collector()()
+  collectGarbage()
   assert.equal(refs.filter((ref) => ref.deref() !== undefined).length, 0)
 })

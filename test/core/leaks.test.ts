@@ -3,38 +3,24 @@
 import assert from 'node:assert/strict'
 import { getEventListeners } from 'node:events'
 import { describe, test } from 'node:test'
-import { setFlagsFromString } from 'node:v8'
-import { runInNewContext } from 'node:vm'
 import { scope, sleep } from 'weft'
 import type { VirtualClock } from 'weft/testing'
-import { inVirtualTime, rejection } from './support.ts'
+import { collectGarbage, inVirtualTime, rejection } from './support.ts'
 
 const batch = 1_000
 
-/** Node's garbage collector, exposed at run time when node was not started with --expose-gc. */
-function collector(): (() => void) | undefined {
-  if (typeof globalThis.gc === 'function') return globalThis.gc
-  try {
-    setFlagsFromString('--expose-gc')
-    return runInNewContext('gc') as () => void
-  } catch {
-    return undefined
-  }
-}
-const gc = collector()
-
-/** Heap in use, after a full collection when the collector could be reached. */
+/** Heap in use, after a full collection. */
 function heapUsed(): number {
   // Twice: V8 sweeps the pages a collection freed on helper threads, and until they are swept they
   // still count as used; the second collection finishes the first one's sweeping (about 1 MiB of the
   // growth measured here, more when the machine is busy and the helpers lag).
-  gc?.()
-  gc?.()
+  collectGarbage()
+  collectGarbage()
   return process.memoryUsage().heapUsed
 }
 
 /** The most the heap may grow over the whole run: what 100k retained scopes would far exceed. */
-const heapBound = gc === undefined ? 64 * 2 ** 20 : 8 * 2 ** 20
+const heapBound = 8 * 2 ** 20
 
 const failure = new Error('failed')
 

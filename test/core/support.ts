@@ -1,6 +1,8 @@
 // Shared by the tests of the core's guarantees: a harness that runs a test in virtual time and then
 // proves nothing was left behind, and small helpers to look at outcomes.
 import assert from 'node:assert/strict'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { sleep } from 'weft'
 import { type VirtualClock, withVirtualClock } from 'weft/testing'
 
@@ -58,4 +60,24 @@ export function ignoring(): AbortSignal {
 /** Sleeps `ms` of (virtual) time whatever happens to the ambient signal: cleanup that takes time. */
 export function sleepThroughCancellation(ms: number): Promise<void> {
   return sleep(ms, { signal: ignoring() })
+}
+
+/** Node's collector, once a test asked for it. */
+let collector: (() => void) | undefined
+
+/**
+ * A full garbage collection, without node's `--expose-gc`: the flag can be set at run time, and a
+ * context made after it has `gc`. For tests that prove something can be collected (a `WeakRef`
+ * cleared); end the job that made the reference first (`await` a later turn), since a reference
+ * made in the current job keeps its target alive until the job ends.
+ */
+export function collectGarbage(): void {
+  if (collector === undefined) {
+    if (typeof globalThis.gc === 'function') collector = globalThis.gc
+    else {
+      setFlagsFromString('--expose-gc')
+      collector = runInNewContext('gc') as () => void
+    }
+  }
+  collector()
 }

@@ -1,7 +1,9 @@
 // Span ids and compact traces: what keeping many traces cheaply must not change.
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
+import { setImmediate as nextTurn } from 'node:timers/promises'
 import { CompactTrace, type Span, scope, sleep, startSpan, Trace } from 'weft'
+import { collectGarbage } from '../core/support.ts'
 import { record } from './helpers.ts'
 
 describe('span ids', () => {
@@ -191,6 +193,24 @@ describe('a trace being recorded', () => {
     assert.deepEqual(fields(trace), [fieldsOf(root), fieldsOf(task)])
     task.finish('ok')
     assert.equal(trace.spans[1]?.status, 'ok', 'a read after an end sees it')
+  })
+
+  test('lets go of a span the request is done with: only what it recorded stays', async () => {
+    const trace = new Trace()
+    const root = trace.startRoot('request')
+    const call = new WeakRef(root.child('memcache.get', 'client').setAttribute('memcache.hit', true))
+    call.deref()?.finish('ok')
+    await nextTurn() // the job that made the WeakRef keeps its target alive until it ends
+    collectGarbage()
+    assert.equal(call.deref(), undefined)
+    assert.deepEqual(
+      trace.spans.map((span) => [span.name, span.status, span.attributesIfAny]),
+      [
+        ['request', 'unset', undefined],
+        ['memcache.get', 'ok', { 'memcache.hit': true }],
+      ],
+    )
+    root.finish('ok')
   })
 })
 

@@ -1,5 +1,6 @@
-// Shared by the tests of the core's guarantees: a harness that runs a test in virtual time and then
-// proves nothing was left behind, and small helpers to look at outcomes.
+// Shared by the tests of the core's guarantees (and others): a harness that runs a test in virtual
+// time and then proves nothing was left behind, small helpers to look at outcomes, and a full
+// garbage collection for the tests that prove something can be collected.
 import assert from 'node:assert/strict'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'

@@ -122,28 +122,30 @@ function ratios(values: number[], base: number[]) {
   }
 }
 
+/** CPU time of a process: all its threads, and its main thread alone. */
+interface ThreadsCpu<T = number> {
+  all: T
+  main: T
+}
+
 /**
- * CPU milliseconds a process has used so far, all its threads (V8's collector and compiler threads
- * too), from /proc's scheduler statistics: nanoseconds, where /proc/<pid>/stat counts 10 ms ticks.
+ * CPU milliseconds a process has used so far: all its threads (V8's collector and compiler threads
+ * too), and its main thread alone (JavaScript, and the collector's work there), in one pass over
+ * /proc's scheduler statistics: nanoseconds, where /proc/<pid>/stat counts 10 ms ticks.
  */
-function cpuMs(pid: number): number {
-  let ns = 0
-  for (const thread of readdirSync(`/proc/${pid}/task`)) ns += threadNs(pid, thread)
-  return ns / 1e6
-}
-
-/** CPU milliseconds of a process's main thread alone (JavaScript, and the collector's work there). */
-function mainThreadCpuMs(pid: number): number {
-  return threadNs(pid, String(pid)) / 1e6
-}
-
-function threadNs(pid: number, thread: string): number {
-  try {
-    return Number(readFileSync(`/proc/${pid}/task/${thread}/schedstat`, 'utf8').split(' ')[0])
-  } catch {
-    // The thread ended between the listing and the read: its time is in no one's count any more.
-    return 0
+function cpuMs(pid: number): ThreadsCpu {
+  let all = 0
+  let main = 0
+  for (const thread of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const ns = Number(readFileSync(`/proc/${pid}/task/${thread}/schedstat`, 'utf8').split(' ')[0])
+      all += ns
+      if (thread === String(pid)) main = ns
+    } catch {
+      // The thread ended between the listing and the read: its time is in no one's count any more.
+    }
   }
+  return { all: all / 1e6, main: main / 1e6 }
 }
 
 /** An OTLP/HTTP receiver, as a process of its own, that reads each export and drops it. */
@@ -258,11 +260,12 @@ async function turnsPart(variants: string[], concurrencies: number[]) {
     const rows = []
     for (const concurrency of concurrencies) {
       const turns = Math.ceil(TURN_REQUESTS / concurrency)
-      const used = new Map<string, number[]>(variants.map((name) => [name, []]))
-      const usedOnMain = new Map<string, number[]>(variants.map((name) => [name, []]))
+      // Per variant and round, CPU ms per request: all threads, and the main thread alone.
+      const used = new Map(
+        variants.map((name): [string, ThreadsCpu<number[]>] => [name, { all: [], main: [] }]),
+      )
       const measureRound = async () => {
         const before = servers.map(({ pid }) => cpuMs(pid))
-        const beforeOnMain = servers.map(({ pid }) => mainThreadCpuMs(pid))
         for (let turn = 0; turn < turns; turn++) {
           // The order rotates, so that no variant always follows the same other one.
           for (let i = 0; i < servers.length; i++) {
@@ -271,26 +274,28 @@ async function turnsPart(variants: string[], concurrencies: number[]) {
         }
         // A variant's figure: its servers' CPU time over their requests (each server served
         // `turns * concurrency`).
-        const spent = new Map<string, { ms: number; onMain: number; requests: number }>()
+        const spent = new Map<string, ThreadsCpu & { requests: number }>()
         servers.forEach((server, i) => {
-          const sum = spent.get(server.name) ?? { ms: 0, onMain: 0, requests: 0 }
-          sum.ms += cpuMs(server.pid) - (before[i] as number)
-          sum.onMain += mainThreadCpuMs(server.pid) - (beforeOnMain[i] as number)
+          const now = cpuMs(server.pid)
+          const then = before[i] as ThreadsCpu
+          const sum = spent.get(server.name) ?? { all: 0, main: 0, requests: 0 }
+          sum.all += now.all - then.all
+          sum.main += now.main - then.main
           sum.requests += turns * concurrency
           spent.set(server.name, sum)
         })
-        for (const [name, { ms, onMain, requests }] of spent) {
-          used.get(name)?.push(ms / requests)
-          usedOnMain.get(name)?.push(onMain / requests)
+        for (const [name, { all, main, requests }] of spent) {
+          used.get(name)?.all.push(all / requests)
+          used.get(name)?.main.push(main / requests)
         }
       }
       await measureRound() // warm up: JIT, caches
-      for (const list of [...used.values(), ...usedOnMain.values()]) list.length = 0
+      for (const { all, main } of used.values()) all.length = main.length = 0
       for (let r = 0; r < TURN_ROUNDS; r++) await measureRound()
       for (const name of variants) {
-        const own = used.get(name) as number[]
-        const vsOff = ratios(own, used.get(offOf(name)) as number[])
-        const onMain = usedOnMain.get(name) as number[]
+        const { all: own, main: onMain } = used.get(name) as ThreadsCpu<number[]>
+        const off = used.get(offOf(name)) as ThreadsCpu<number[]>
+        const vsOff = ratios(own, off.all)
         rows.push({
           variant: name,
           concurrency,
@@ -299,7 +304,7 @@ async function turnsPart(variants: string[], concurrencies: number[]) {
           cpuVsOffRange: `${vsOff.min}-${vsOff.max}`,
           // The main thread alone: what the other threads (compiling, collecting) add is left out.
           mainThreadMsPerRequest: round(median(onMain)),
-          mainThreadVsOff: ratios(onMain, usedOnMain.get(offOf(name)) as number[]).median,
+          mainThreadVsOff: ratios(onMain, off.main).median,
         })
       }
     }
@@ -314,7 +319,7 @@ async function turnsPart(variants: string[], concurrencies: number[]) {
 // 1. HTTP
 
 async function drive(server: Served, rate?: number, seconds = SECONDS) {
-  const cpuBefore = cpuMs(server.pid)
+  const cpuBefore = cpuMs(server.pid).all
   const result = await autocannon({
     url: server.url,
     connections: CONNECTIONS,
@@ -324,7 +329,7 @@ async function drive(server: Served, rate?: number, seconds = SECONDS) {
   })
   return {
     requestsPerSecond: result.requests.average,
-    cpuMsPerRequest: (cpuMs(server.pid) - cpuBefore) / Math.max(1, result.requests.total),
+    cpuMsPerRequest: (cpuMs(server.pid).all - cpuBefore) / Math.max(1, result.requests.total),
     p50: result.latency.p50,
     p99: result.latency.p99,
     errors: result.errors + result.timeouts + result.non2xx,

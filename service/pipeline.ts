@@ -155,7 +155,8 @@ function checkRateLimits(
   policy: RateLimitPolicy,
   notes: Degradations,
 ): Promise<void> {
-  return scope({ name: 'rate limits' }, async (r) => {
+  // The body of the task "rate limits", whose span names it: no span of its own (nor "session"'s).
+  return scope({ name: 'rate limits', span: false }, async (r) => {
     const network = await lookUpNetwork(r, backends, ip, notes)
     const { index, retryAfter } = windowAt(clock().now(), policy.window)
     const counts = limitersFor(ip, network, policy).map((limiter) =>
@@ -247,7 +248,7 @@ function loadOrCreateSession(
   limits: Task<void>,
   notes: Degradations,
 ): Promise<Visitor> {
-  return scope({ name: 'session' }, async (s) => {
+  return scope({ name: 'session', span: false }, async (s) => {
     const id = request.sessionId
     if (id !== undefined) {
       const cached = await s.spawn('session from memcache', () =>

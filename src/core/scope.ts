@@ -34,6 +34,14 @@ export interface ScopeOptions {
    * queued task delivered. Default `'scope'`.
    */
   kind?: SpanKind
+  /**
+   * `false`: when traced, this scope has no span of its own, and the spans of its tasks and calls
+   * nest under the enclosing span. For a scope that only bounds or groups work a span already names:
+   * a time budget around one backend call (whose client span says what it did), the body of a task.
+   * A trace's spans are most of what tracing costs a request. Ignored by a scope that starts a
+   * request or a trace: its span is the trace's root. Default `true`.
+   */
+  span?: boolean
 }
 
 /**
@@ -70,7 +78,16 @@ export function scope<T>(
   const fn = typeof optionsOrFn === 'function' ? optionsOrFn : maybeFn
   checkOptions('scope()', options)
   checkFunction('scope()', 'fn', fn)
-  const { name = 'scope', signal, deadline, deadlineAt, trace, traceParent, kind = 'scope' } = options
+  const {
+    name = 'scope',
+    signal,
+    deadline,
+    deadlineAt,
+    trace,
+    traceParent,
+    kind = 'scope',
+    span = true,
+  } = options
   checkString('scope()', 'options.name', name)
   if (signal !== undefined) checkSignal('scope()', 'options.signal', signal)
   if (deadline !== undefined && deadlineAt !== undefined) {
@@ -86,6 +103,9 @@ export function scope<T>(
     throw new TypeError(`scope(): options.trace must be a boolean or a function, got ${describe(trace)}`)
   }
   if (traceParent !== undefined) checkRemoteParent(traceParent)
+  if (typeof span !== 'boolean') {
+    throw new TypeError(`scope(): options.span must be a boolean, got ${describe(span)}`)
+  }
   if (kind !== 'scope' && !spanKinds.has(kind)) {
     throw new TypeError(
       `scope(): options.kind must be one of ${[...spanKinds].join(', ')}, got ${describe(kind)}`,
@@ -95,10 +115,14 @@ export function scope<T>(
   // deadlineAt: Infinity is a deadline that never comes: the same as none.
   const at = deadlineAt === Infinity ? undefined : deadlineAt
   const own = at ?? (deadline === undefined ? undefined : clock().now() + deadline)
-  return new Scope(name, parent, own, deadline, spanFor(name, kind, parent, trace, traceParent)).run(
-    fn,
-    signal,
-  )
+  const ownSpan = span || parent === undefined || trace !== undefined
+  return new Scope(
+    name,
+    parent,
+    own,
+    deadline,
+    ownSpan ? spanFor(name, kind, parent, trace, traceParent) : parent.span,
+  ).run(fn, signal)
 }
 
 /**
@@ -343,8 +367,10 @@ export class Scope extends Node {
     this.#stopWatchingForeign?.()
     this.#parent?.release(this)
     if (this.#failed && this.#suppressed !== undefined) attachSuppressed(this.#error, this.#suppressed)
-    if (!this.#failed) this.span?.finish('ok')
-    else this.span?.finish(this.#error instanceof AbortError ? 'cancelled' : 'error', this.#error)
+    // A scope without a span of its own holds its parent's, which is not its to finish.
+    const span = this.span === this.#parent?.span ? undefined : this.span
+    if (!this.#failed) span?.finish('ok')
+    else span?.finish(this.#error instanceof AbortError ? 'cancelled' : 'error', this.#error)
     if (this.#failed) this.#done?.reject(this.#error)
     else this.#done?.resolve(this.#value)
     if (this.#owner !== undefined) this.#owner.#finished()

@@ -162,4 +162,8 @@ describe('spawn() and scope() refuse a bad name or trace option', () => {
   test('scope() refuses a trace option that is neither a boolean nor a function', () => {
     refuses(() => untypedScope({ trace: 'yes' }, () => {}), /^scope\(\): options.trace must be/)
   })
+
+  test('scope() refuses a span option that is not a boolean', () => {
+    refuses(() => untypedScope({ span: 0 }, () => {}), /^scope\(\): options.span must be a boolean, got 0$/)
+  })
 })

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { AbortError, type Scope, ScopeClosedError, scope, sleep, type Trace } from 'weft'
+import { AbortError, type Scope, ScopeClosedError, scope, sleep, startSpan, type Trace } from 'weft'
 import { inVirtualTime, rejection, sleepThroughCancellation } from './support.ts'
 
 describe('a scope settles only after every task it spawned has settled', () => {
@@ -638,6 +638,64 @@ describe('tracing: a traced scope records a span for itself and for every task a
       assert.equal(s.span, undefined)
       assert.equal(s.spawn(() => 1).span, undefined)
     })
+  })
+
+  test(
+    'a nested scope with `span: false` records no span: its tasks and calls nest under the enclosing span',
+    inVirtualTime(async (clock) => {
+      const spans = await spansOf((trace) =>
+        clock.run(
+          scope({ name: 'request', trace }, async (s) => {
+            await s.spawn('lookup', () =>
+              scope({ name: 'budget', deadline: 50, span: false }, async (inner) => {
+                assert.equal(inner.span?.name, 'lookup')
+                startSpan('backend call', 'client')?.finish('ok')
+                await inner.spawn('query', () => sleep(5))
+              }),
+            )
+          }),
+        ),
+      )
+      assert.deepEqual(spans, [
+        'request (scope) < none: ok',
+        'lookup (task) < request: ok',
+        'backend call (client) < lookup: ok',
+        'query (task) < lookup: ok',
+      ])
+    }),
+  )
+
+  test(
+    'a scope without a span leaves the enclosing span open, whatever it ends with; its errors still name it',
+    inVirtualTime(async (clock) => {
+      let error: unknown
+      const spans = await spansOf((trace) =>
+        clock.run(
+          scope({ name: 'request', trace }, async (s) => {
+            await s.spawn('lookup', async () => {
+              error = await scope({ name: 'budget', deadline: 10, span: false }, () => sleep(60_000)).catch(
+                (e: unknown) => e,
+              )
+              await scope({ name: 'bare', span: false }, () => sleep(5))
+            })
+          }),
+        ),
+      )
+      assert.match(String(error), /^DeadlineExceeded: scope "budget"/)
+      assert.deepEqual(spans, ['request (scope) < none: ok', 'lookup (task) < request: ok'])
+    }),
+  )
+
+  test('`span: false` is ignored by a scope that starts a request or a trace: its span is the root', async () => {
+    let names: string[] = []
+    await scope(
+      { name: 'request', trace: (t) => (names = t.spans.map((span) => span.name)), span: false },
+      () =>
+        scope({ name: 'own trace', trace: true, span: false }, (s) =>
+          assert.equal(s.span?.name, 'own trace'),
+        ),
+    )
+    assert.deepEqual(names, ['request'])
   })
 })
 

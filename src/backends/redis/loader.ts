@@ -52,8 +52,10 @@ export function keysLoader(
   return loader<string, string | undefined>(
     name,
     // The batch runs in its request's context; its own signal (every waiting load cancelled) is made
-    // the ambient one for the MGET by a scope nested in the request.
-    (keys, batch) => scope({ name: `${name}.mget`, signal: batch.signal }, () => redis.mget(keys)),
+    // the ambient one for the MGET by a scope nested in the request, without a span: the MGET's
+    // client span goes straight under the batch's.
+    (keys, batch) =>
+      scope({ name: `${name}.mget`, signal: batch.signal, span: false }, () => redis.mget(keys)),
     { maxBatchSize },
   )
 }

@@ -163,13 +163,15 @@ export class RpcClient {
     const run = (): Promise<T> =>
       this.#retry === undefined ? hedged(ambient()) : retry(hedged, { ...this.#retry, retryIf })
     const { signal, deadline } = request
-    // Like any work with a canceller or a budget of its own, such a call is a scope of its own.
+    // Like any work with a canceller or a budget of its own, such a call is a scope of its own, with
+    // no span: the attempts' client spans say what it did.
     const called =
       signal === undefined && deadline === undefined
         ? run()
         : scope(
             {
               name: `rpc ${this.address} ${what}`,
+              span: false,
               ...(signal && { signal }),
               ...(deadline !== undefined && { deadline }),
             },

@@ -33,7 +33,9 @@ describe('keysLoader()', () => {
     const [mget] = named(spans, 'redis.mget')
     assert.equal(named(spans, 'redis.mget').length, 1)
     assert.deepEqual([mget?.attributes['db.hits'], mget?.attributes['db.misses']], [2, 1])
-    assert.equal(named(spans, 'users.batch')[0]?.attributes['batch.keys'], 3)
+    const [batch] = named(spans, 'users.batch')
+    assert.equal(batch?.attributes['batch.keys'], 3)
+    assert.equal(mget?.parentId, batch?.spanId, 'the MGET is the batch’s call, with no span between')
   })
 
   test('values are cached for the request, never across requests', async () => {

@@ -69,10 +69,11 @@ export class Batch<K, V> implements BatchContext {
   nextSent: Batch<K, V> | undefined
   readonly #cache: RequestCache<K, V>
   #entries: Entry<K, V>[] = noEntries as Entry<K, V>[]
-  /** Entries that someone still waits for: the batch is sent with these, and aborted when none is left. */
+  /**
+   * Entries that someone still waits for: the batch is sent with these, and aborted when none is
+   * left. Before it is sent, fewer than its entries when some were abandoned (and are left out).
+   */
   #wanted = 0
-  /** Entries abandoned before the batch was sent: left out of it. */
-  #dropped = 0
   /** Cache hits served: with the loads of its entries, the `batch.loads` of its span. */
   #hitLoads = 0
   /** Cache hits of this turn, each a waiter then its cached outcome: they settle with the batch, as in DataLoader. */
@@ -83,22 +84,17 @@ export class Batch<K, V> implements BatchContext {
   #timer: TimerHandle | undefined
   /** The clock that set `#timer`: the one that must clear it, even if another was installed since. */
   #clock: Clock | undefined
-  #span: Span | undefined
-  /** The batch function's ambient node, when its request is traced. */
+  /** The batch function's ambient node, with the batch's span, when its request is traced. */
   #traced: SpanNode | undefined
+  /** Made when the batch function asks for the signal, or when the batch is cancelled. */
   #controller: AbortController | undefined
-  /** Why the batch was cancelled, once it was (its signal, if made later, is made aborted). */
-  #reason: unknown
 
   constructor(cache: RequestCache<K, V>) {
     this.#cache = cache
   }
 
   get signal(): AbortSignal {
-    if (this.#controller === undefined) {
-      this.#controller = new AbortController()
-      if (this.#state === CANCELLED) this.#controller.abort(this.#reason)
-    }
+    this.#controller ??= new AbortController()
     return this.#controller.signal
   }
 
@@ -164,7 +160,6 @@ export class Batch<K, V> implements BatchContext {
     this.#wanted -= 1
     if (this.#state === OPEN) {
       // The key leaves the batch, and the cache: a later load of it must fetch it afresh.
-      this.#dropped += 1
       this.#cache.forget(entry)
     } else if (this.#state === SENT && this.#wanted === 0) {
       this.cancel(reason)
@@ -183,7 +178,8 @@ export class Batch<K, V> implements BatchContext {
     const cache = this.#cache
     cache.sent(this)
     // Chunks are cut now rather than as keys arrive, so that keys cancelled meanwhile leave no gaps.
-    const entries = this.#dropped === 0 ? this.#entries : this.#entries.filter((entry) => entry.wanted)
+    const all = this.#entries
+    const entries = this.#wanted === all.length ? all : all.filter((entry) => entry.wanted)
     if (entries.length === 0) {
       this.#state = DONE
       this.#deliverHits()
@@ -224,9 +220,12 @@ export class Batch<K, V> implements BatchContext {
     for (let i = 0; i < count; i++) keys[i] = (entries[i] as Entry<K, V>).key
     const { config, counters } = cache
     counters.batch(count)
-    const span = cache.request?.span?.child(`${config.name}.batch`, 'batch')
-    span?.setAttribute('batch.keys', count).setAttribute('batch.loads', this.#loadCount())
-    this.#span = span
+    const request = cache.request
+    const span = request?.span?.child(`${config.name}.batch`, 'batch')
+    if (request !== undefined && span !== undefined) {
+      span.setAttribute('batch.keys', count).setAttribute('batch.loads', this.#loadCount())
+      this.#traced = new SpanNode(request, span)
+    }
     cache.flying(this)
     if (cache.aborted) {
       this.cancel(cache.reason)
@@ -234,12 +233,9 @@ export class Batch<K, V> implements BatchContext {
     }
     let result: BatchResult<V> | PromiseLike<BatchResult<V>>
     try {
-      const request = cache.request
-      if (span === undefined || request === undefined) result = config.batchFn(keys, this)
-      else {
-        this.#traced = new SpanNode(request, span)
-        result = ambient.run(this.#traced, config.batchFn, keys, this)
-      }
+      const traced = this.#traced
+      result =
+        traced === undefined ? config.batchFn(keys, this) : ambient.run(traced, config.batchFn, keys, this)
     } catch (error) {
       this.#failed(error)
       return
@@ -285,8 +281,8 @@ export class Batch<K, V> implements BatchContext {
     // Outside a request nothing is cached once answered (keys that failed are forgotten already).
     if (this.#cache.request === undefined) for (const entry of entries) this.#cache.forget(entry)
     this.#deliverHits()
-    if (violation === undefined) this.#span?.finish('ok')
-    else this.#span?.finish('error', violation)
+    if (violation === undefined) this.#traced?.span.finish('ok')
+    else this.#traced?.span.finish('error', violation)
   }
 
   #failed(error: unknown): void {
@@ -294,22 +290,23 @@ export class Batch<K, V> implements BatchContext {
     // As in DataLoader, a failed batch caches nothing: the next load of these keys tries again.
     for (const entry of this.#entries) this.#fail(entry, error)
     this.#deliverHits()
-    this.#span?.finish('error', error)
+    this.#traced?.span.finish('error', error)
   }
 
   /** Every waiter is gone, or the request was cancelled: the keys fail, then the batch's signal fires. */
   cancel(reason: unknown): void {
     if (!this.#finish()) return
     this.#state = CANCELLED
-    this.#reason = reason
     const error = new AbortError(`batch of "${this.#cache.config.name}"`, reason)
     for (const entry of this.#entries) {
       this.#cache.forget(entry)
       entry.reject(error, true)
     }
     this.#deliverHits()
-    this.#span?.finish('cancelled', error)
-    this.#controller?.abort(reason)
+    this.#traced?.span.finish('cancelled', error)
+    // Made now if the batch function has not asked for it yet: it may still.
+    this.#controller ??= new AbortController()
+    this.#controller.abort(reason)
   }
 
   /** Moves the sent batch to DONE; false if it already was (a late answer after a cancel). */
@@ -318,7 +315,7 @@ export class Batch<K, V> implements BatchContext {
     this.#state = DONE
     this.#cache.landed(this)
     this.#traced?.done()
-    this.#span?.setAttribute('batch.loads', this.#loadCount())
+    this.#traced?.span.setAttribute('batch.loads', this.#loadCount())
     return true
   }
 
@@ -356,6 +353,7 @@ export class Batch<K, V> implements BatchContext {
  * request's context as it is, and this costs nothing.
  */
 class SpanNode extends Node {
+  declare readonly span: Span
   readonly #root: Scope
 
   constructor(root: Scope, span: Span) {

@@ -14,15 +14,12 @@ export class Entry<K, V> extends Shared<V> {
   declare batch: Batch<K, V> | undefined
   /** Loads that asked for it while it was being fetched (for the batch's span). */
   declare loads: number
-  /** Whether the request cache holds it (outside a request, until settled; until cleared or failed). */
-  declare cached: boolean
 
   constructor(key: K) {
     super()
     this.key = key
     this.batch = undefined
     this.loads = 0
-    this.cached = true
   }
 
   /** A settled entry's outcome, in the form the cache keeps primed values. */
@@ -131,7 +128,7 @@ export class RequestCache<K, V> extends Cancellable {
     const batch = this.#batch()
     if (caller === undefined && signal === undefined) return batch.done().then(() => unwrap(settled))
     const waiter = new Waiter<V>(this.what, caller, signal)
-    waiter.listen()
+    waiter.listen(caller, signal)
     batch.hit(waiter, settled)
     return waiter.promise
   }
@@ -156,22 +153,21 @@ export class RequestCache<K, V> extends Cancellable {
 
   /** Forgets `key`: the next load fetches it again. A fetch under way still answers its waiters. */
   clear(key: K): void {
-    const cacheKey = this.cacheKeyOf(key)
-    const cached = this.#entries.get(cacheKey)
-    if (cached instanceof Entry) cached.cached = false
-    this.#entries.delete(cacheKey)
+    this.#entries.delete(this.cacheKeyOf(key))
   }
 
   clearAll(): void {
-    for (const cached of this.#entries.values()) if (cached instanceof Entry) cached.cached = false
     this.#entries.clear()
   }
 
-  /** Drops `entry` if it is still the cached one for its key. */
+  /**
+   * Drops `entry` if it is still the cached one for its key (not cleared, nor replaced since): a
+   * lookup on a path most keys never take (outside a request, failed, cancelled), rather than a
+   * flag in every entry.
+   */
   forget(entry: Entry<K, V>): void {
-    if (!entry.cached) return
-    entry.cached = false
-    this.#entries.delete(this.cacheKeyOf(entry.key))
+    const cacheKey = this.cacheKeyOf(entry.key)
+    if (this.#entries.get(cacheKey) === entry) this.#entries.delete(cacheKey)
   }
 
   /** `batch` is to be sent at the end of this turn. */

@@ -89,13 +89,13 @@ export abstract class Shared<T> {
     if (this.live < 0) return this.settledPromise()
     if (owner === undefined && signal === undefined) return this.shared()
     const latest = this.waiters
-    if (latest !== undefined && latest.owner === owner && latest.cancelSignal === signal)
-      return latest.promise
-    const waiter = new Waiter<T>(this.describe(), owner, signal, this)
+    // At most one of owner and signal is given.
+    if (latest !== undefined && latest.canceller === (owner ?? signal)) return latest.promise
+    const waiter = new Waiter<T>(this, owner, signal)
     waiter.next = latest
     this.waiters = waiter
     if (++this.live === 1) this.onWanted()
-    waiter.listen()
+    waiter.listen(owner, signal)
     return waiter.promise
   }
 
@@ -172,29 +172,27 @@ export abstract class Shared<T> {
  * same walk that cancels them, with no AbortSignal and no listener (the costs a per-load listener
  * would add to every load), and as a leaf rather than a whole node. Cancelled, it rejects its
  * caller's promise with an AbortError and tells the outcome one caller fewer is waiting.
+ *
+ * One is made for every load from a task, so it keeps few fields (each costs every such load): the
+ * caller's task or signal share one, and so do the outcome and the name of what was cancelled; a
+ * waiter listening to a signal is its own listener.
  */
 export class Waiter<T> extends Cancellable {
-  /** The caller's task or scope, whose cancellation cancels this waiter. */
-  readonly owner: Node | undefined
-  /** The caller's explicit signal, when it gave one instead. */
-  readonly cancelSignal: AbortSignal | undefined
+  /** What cancels the caller: its task or scope, or the explicit signal it gave instead. */
+  readonly canceller: Node | AbortSignal | undefined
   readonly promise: Promise<T>
   /** The next waiter of the same outcome. */
   next: Waiter<T> | undefined = undefined
-  /** What a cancellation says was cancelled. */
-  readonly #what: string
-  /** The outcome waited for; undefined for a cache hit, which waits for no fetch. */
-  readonly #target: Shared<T> | undefined
+  /** The outcome waited for; for a cache hit, which waits for no fetch, what a cancellation says was cancelled. */
+  readonly #target: Shared<T> | string
   /** Settle the caller's promise; undefined once it is settled (or cancelled). */
   #resolve: ((value: T) => void) | undefined
   #reject: ((error: unknown) => void) | undefined
-  #listener: (() => void) | undefined = undefined
 
-  constructor(what: string, owner: Node | undefined, signal: AbortSignal | undefined, target?: Shared<T>) {
+  /** Waits for `target` on behalf of a caller cancelled with `owner` or `signal` (at most one of them). */
+  constructor(target: Shared<T> | string, owner: Node | undefined, signal: AbortSignal | undefined) {
     super()
-    this.#what = what
-    this.owner = owner
-    this.cancelSignal = signal
+    this.canceller = owner ?? signal
     this.#target = target
     let resolve!: (value: T) => void
     let reject!: (error: unknown) => void
@@ -206,19 +204,23 @@ export class Waiter<T> extends Cancellable {
     this.#reject = reject
   }
 
-  /** @internal Starts listening for the caller's cancellation (which may have happened already). */
-  listen(): void {
-    const { owner, cancelSignal: signal } = this
+  /**
+   * @internal Starts listening for the caller's cancellation (which may have happened already):
+   * `owner` and `signal` as given to the constructor.
+   */
+  listen(owner: Node | undefined, signal: AbortSignal | undefined): void {
     if (owner !== undefined) {
       owner.adopt(this)
       if (owner.aborted) this.abort(owner.reason)
     } else if (signal !== undefined) {
       if (signal.aborted) this.abort(signal.reason)
-      else {
-        this.#listener = () => this.abort(signal.reason)
-        signal.addEventListener('abort', this.#listener, { once: true })
-      }
+      else signal.addEventListener('abort', this, { once: true })
     }
+  }
+
+  /** @internal The caller's signal aborted: the waiter is its own listener, rather than a closure a load. */
+  handleEvent(): void {
+    this.abort((this.canceller as AbortSignal).reason)
   }
 
   /** @internal Settles the caller's promise, unless it was cancelled already. */
@@ -243,13 +245,18 @@ export class Waiter<T> extends Cancellable {
     this.#detach()
     // A cancelled caller may well have stopped listening: its rejection must not count as unhandled.
     this.promise.catch(ignore)
-    reject(new AbortError(this.#what, reason))
-    this.#target?.left(reason)
+    const target = this.#target
+    if (typeof target === 'string') reject(new AbortError(target, reason))
+    else {
+      reject(new AbortError(target.describe(), reason))
+      target.left(reason)
+    }
   }
 
   #detach(): void {
-    // Whoever holds it now: its owner, or the scope a returned task handed its children on to.
-    this.leave()
-    if (this.#listener !== undefined) this.cancelSignal?.removeEventListener('abort', this.#listener)
+    // Adopted by its owner, or by the scope a returned task handed its children on to; else it
+    // listens to its signal, if it has one.
+    if (this.adopter !== undefined) this.leave()
+    else if (this.canceller instanceof AbortSignal) this.canceller.removeEventListener('abort', this)
   }
 }

@@ -1,6 +1,7 @@
 // Cancellation: a cancelled load rejects at once and alone; a key nobody waits for leaves its batch; a
 // batch nobody waits for is aborted; and a cancelled load never poisons the cache for anyone else.
 import assert from 'node:assert/strict'
+import { getEventListeners } from 'node:events'
 import { describe, test } from 'node:test'
 import { AbortError, scope, sleep } from 'weft'
 import { loader } from 'weft/batch'
@@ -61,6 +62,26 @@ describe('a cancelled load', () => {
     assert.ok(error instanceof AbortError && error.reason === 'stop')
     calls[0]?.answer([1, 2])
     assert.equal(await other, 2)
+  })
+
+  test('with an explicit signal listens to it only until it settles or is cancelled', async () => {
+    const { batchFn, calls } = manual<number, number>()
+    const numbers = loader('numbers', batchFn)
+    const signal = new AbortController().signal
+    const cancelling = new AbortController()
+    const loads = [
+      numbers.load(1, { signal }),
+      numbers.load(2, { signal }),
+      numbers.load(3, { signal: cancelling.signal }),
+    ]
+    assert.equal(getEventListeners(signal, 'abort').length, 2)
+    cancelling.abort('stop')
+    assert.equal(getEventListeners(cancelling.signal, 'abort').length, 0)
+    await nextTurn()
+    calls[0]?.answer([10, 20])
+    assert.deepEqual(await Promise.all(loads.slice(0, 2)), [10, 20])
+    assert.equal(getEventListeners(signal, 'abort').length, 0)
+    assert.ok((await rejection(loads[2] as Promise<number>)) instanceof AbortError)
   })
 
   test(

@@ -253,6 +253,28 @@ export class Batch<K, V> implements BatchContext {
   #answered(values: BatchResult<V>): void {
     if (!this.#finish()) return
     const entries = this.#entries
+    // The common answer first, checked with one intrinsic: an array of the right length.
+    const violation =
+      Array.isArray(values) && values.length === entries.length
+        ? this.#settleAll(values)
+        : this.#settleOther(values)
+    // Outside a request nothing is cached once answered (keys that failed are forgotten already).
+    if (this.#cache.request === undefined) for (const entry of entries) this.#cache.forget(entry)
+    this.#deliverHits()
+    if (violation === undefined) this.#traced?.span.finish('ok')
+    else this.#traced?.span.finish('error', violation)
+  }
+
+  /** Settles each entry with the value at its place; `values` has one for each. */
+  #settleAll(values: ArrayLike<V | Error>): undefined {
+    const entries = this.#entries
+    for (let i = 0; i < entries.length; i++) this.#settle(entries[i] as Entry<K, V>, values[i] as V | Error)
+    return undefined
+  }
+
+  /** Settles the entries from a Map or an array-like, or fails them: returns the violation, if any. */
+  #settleOther(values: BatchResult<V>): TypeError | undefined {
+    const entries = this.#entries
     const name = this.#cache.config.name
     let violation: TypeError | undefined
     if (values instanceof Map) {
@@ -265,24 +287,21 @@ export class Batch<K, V> implements BatchContext {
           this.#fail(entry, violation)
         }
       }
-    } else if (!isArrayLike(values)) {
+      return violation
+    }
+    if (!isArrayLike(values)) {
       violation = new TypeError(
         `loader "${name}": the batch function must return an array or a Map of values, got ${describe(values)}`,
       )
-      for (const entry of entries) this.#fail(entry, violation)
     } else if (values.length !== entries.length) {
       violation = new TypeError(
         `loader "${name}": the batch function returned ${values.length} values for ${entries.length} keys`,
       )
-      for (const entry of entries) this.#fail(entry, violation)
     } else {
-      for (let i = 0; i < entries.length; i++) this.#settle(entries[i] as Entry<K, V>, values[i] as V | Error)
+      return this.#settleAll(values)
     }
-    // Outside a request nothing is cached once answered (keys that failed are forgotten already).
-    if (this.#cache.request === undefined) for (const entry of entries) this.#cache.forget(entry)
-    this.#deliverHits()
-    if (violation === undefined) this.#traced?.span.finish('ok')
-    else this.#traced?.span.finish('error', violation)
+    for (const entry of entries) this.#fail(entry, violation)
+    return violation
   }
 
   #failed(error: unknown): void {

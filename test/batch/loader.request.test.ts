@@ -62,6 +62,24 @@ test('the batch function runs in its request context, not in that of the load th
   assert.deepEqual(seen, [{ scope: 'request', aborted: false }])
 })
 
+test('so it does whichever way the first load of its turn came: from the request, with a signal, or a window', async () => {
+  const seen: (string | undefined)[] = []
+  const batchFn = async (keys: readonly number[]) => {
+    seen.push(currentScope()?.name)
+    return keys
+  }
+  const numbers = loader('numbers', batchFn)
+  const windowed = loader('windowed', batchFn, { waitMs: 1 })
+  await scope({ name: 'request' }, async (s) => {
+    assert.equal(await numbers.load(1), 1)
+    const signal = new AbortController().signal
+    assert.equal(await s.spawn('task', () => numbers.load(2, { signal })), 2)
+    assert.equal(await s.spawn('task', () => windowed.load(3)), 3)
+    assert.equal(await windowed.load(4), 4)
+  })
+  assert.deepEqual(seen, ['request', 'request', 'request', 'request'])
+})
+
 test(
   "the batch function's context carries the request's deadline",
   inVirtualTime(async (clock) => {

@@ -69,6 +69,14 @@ describe('batching', () => {
     assert.deepEqual(await scope(() => numbers.loadMany([1, 2])), [2, 4])
   })
 
+  test('a batch function may return any array-like of values (a typed array, an arguments-like object)', async () => {
+    const typed = loader('typed', async (keys: readonly number[]) => Float64Array.from(keys, double))
+    const like = loader('like', async (keys: readonly number[]) =>
+      Object.assign({ length: keys.length }, keys.map(double)),
+    )
+    assert.deepEqual(await scope(() => Promise.all([typed.load(1), typed.load(2), like.load(3)])), [2, 4, 6])
+  })
+
   test('a batch function may return a Map from key to value, in any order', async () => {
     const names = loader(
       'names',

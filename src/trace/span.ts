@@ -16,7 +16,7 @@ export {
  * One timed operation of a traced request: a scope, a task, a backend call, a batch. Spans are
  * created by weft itself (scopes and tasks) and by backend adapters through `startSpan`.
  *
- * A traced request records a span for every task (about a hundred for a search), so a span costs as
+ * A traced request records a span for every task (about sixty for a search), so a span costs as
  * little as it can: it is a handle (its trace, parent and place in the trace) on what its trace
  * records of it in columns (see `SpanColumns`); its id is formatted only when read, and its
  * attributes object is made only when written.

@@ -112,8 +112,8 @@ export async function openBackends(config: Config, options: OpenBackendsOptions 
   }
   const backends = mapCalls(raw, (backend, name, call) => {
     const budget = budgets[backend]
-    // No span of its own: the call's client span says what it did (and one span less a call is a
-    // few percent of what tracing costs a search).
+    // No span of its own: the call's client span says what it did, and every span is paid for by
+    // every traced search.
     const options = { name: `${backend}.${name}`, deadline: budget, span: false }
     return (...args) =>
       scope(options, () => call(...args)).catch((error: unknown) => {

@@ -175,7 +175,7 @@ export class RequestCache<K, V> extends Cancellable {
 
   /**
    * `batch` is to be sent at the end of this turn. `fromRequest`: this runs in the request's own
-   * scope (not in a task, nor a timer's callback), which the flush then needs not check.
+   * scope (not in a task, nor a timer's callback), which the flush then need not check.
    */
   due(batch: Batch<K, V>, fromRequest = false): void {
     if (this.#lastDue === undefined) {

@@ -194,14 +194,10 @@ export class Waiter<T> extends Cancellable {
     super()
     this.canceller = owner ?? signal
     this.#target = target
-    let resolve!: (value: T) => void
-    let reject!: (error: unknown) => void
-    this.promise = new Promise<T>((res, rej) => {
-      resolve = res
-      reject = rej
+    this.promise = new Promise<T>((resolve, reject) => {
+      this.#resolve = resolve
+      this.#reject = reject
     })
-    this.#resolve = resolve
-    this.#reject = reject
   }
 
   /**

@@ -253,11 +253,10 @@ export class Batch<K, V> implements BatchContext {
   #answered(values: BatchResult<V>): void {
     if (!this.#finish()) return
     const entries = this.#entries
+    let violation: TypeError | undefined
     // The common answer first, checked with one intrinsic: an array of the right length.
-    const violation =
-      Array.isArray(values) && values.length === entries.length
-        ? this.#settleAll(values)
-        : this.#settleOther(values)
+    if (Array.isArray(values) && values.length === entries.length) this.#settleAll(values)
+    else violation = this.#settleOther(values)
     // Outside a request nothing is cached once answered (keys that failed are forgotten already).
     if (this.#cache.request === undefined) for (const entry of entries) this.#cache.forget(entry)
     this.#deliverHits()
@@ -266,10 +265,9 @@ export class Batch<K, V> implements BatchContext {
   }
 
   /** Settles each entry with the value at its place; `values` has one for each. */
-  #settleAll(values: ArrayLike<V | Error>): undefined {
+  #settleAll(values: ArrayLike<V | Error>): void {
     const entries = this.#entries
     for (let i = 0; i < entries.length; i++) this.#settle(entries[i] as Entry<K, V>, values[i] as V | Error)
-    return undefined
   }
 
   /** Settles the entries from a Map or an array-like, or fails them: returns the violation, if any. */
@@ -298,7 +296,8 @@ export class Batch<K, V> implements BatchContext {
         `loader "${name}": the batch function returned ${values.length} values for ${entries.length} keys`,
       )
     } else {
-      return this.#settleAll(values)
+      this.#settleAll(values)
+      return undefined
     }
     for (const entry of entries) this.#fail(entry, violation)
     return violation

@@ -115,14 +115,10 @@ export function scope<T>(
   // deadlineAt: Infinity is a deadline that never comes: the same as none.
   const at = deadlineAt === Infinity ? undefined : deadlineAt
   const own = at ?? (deadline === undefined ? undefined : clock().now() + deadline)
-  const ownSpan = span || parent === undefined || trace !== undefined
-  return new Scope(
-    name,
-    parent,
-    own,
-    deadline,
-    ownSpan ? spanFor(name, kind, parent, trace, traceParent) : parent.span,
-  ).run(fn, signal)
+  return new Scope(name, parent, own, deadline, spanFor(name, kind, parent, trace, traceParent, span)).run(
+    fn,
+    signal,
+  )
 }
 
 /**
@@ -403,15 +399,19 @@ const spanKinds: ReadonlySet<unknown> = new Set(SPAN_KINDS)
 const noOptions: ScopeOptions = Object.freeze({})
 const noErrors: readonly unknown[] = Object.freeze([])
 
-/** A nested scope joins its parent's trace (or its parent's being untraced) unless `trace` says otherwise. */
+/**
+ * A nested scope joins its parent's trace (or its parent's being untraced) unless `trace` says
+ * otherwise, with a span of its own unless `own` is false (then it holds its parent's).
+ */
 function spanFor(
   name: string,
   kind: SpanKind,
   parent: Node | undefined,
   trace: boolean | TraceListener | undefined,
   remote: RemoteParent | undefined,
+  own: boolean,
 ): Span | undefined {
-  if (parent !== undefined && trace === undefined) return parent.span?.child(name, kind)
+  if (parent !== undefined && trace === undefined) return own ? parent.span?.child(name, kind) : parent.span
   return startTrace(trace, remote)?.startRoot(name, kind)
 }
 

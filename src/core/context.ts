@@ -55,7 +55,11 @@ export function currentDeadline(): number | undefined {
  * ```
  */
 export function remaining(): number {
-  const deadline = currentDeadline()
+  return msUntil(currentDeadline())
+}
+
+/** @internal Milliseconds left before `deadline` (0 once it passed), or Infinity without one. */
+export function msUntil(deadline: number | undefined): number {
   return deadline === undefined ? Infinity : Math.max(0, deadline - clock().now())
 }
 

@@ -1,5 +1,6 @@
-import { currentDeadline, currentSignal, currentSpan, remaining } from '../../core/context.ts'
+import { msUntil } from '../../core/context.ts'
 import { BackendUnavailable, isAbort } from '../../core/errors.ts'
+import { ambient, type Node } from '../../core/node.ts'
 import { checkDuration, checkOptions, checkSignal, describe } from '../../core/validate.ts'
 import type { Span } from '../../trace/span.ts'
 import {
@@ -105,9 +106,10 @@ export class ShardedMemcache implements Memcache {
       )
     }
     const wires = Array.from(keys, (key) => wireKey(where, key, this.#settings.keyEncoding))
-    const budget = this.#budget(where, options)
+    const caller = ambient.getStore()
+    const budget = this.#budget(where, options, caller)
     const shards = wires.map((wire) => this.#shardOf(wire))
-    const span = clientSpan('getMulti')
+    const span = clientSpan(caller, 'getMulti')
     span?.setAttribute('memcache.keys', wires.length)
     span?.setAttribute('memcache.shards', [...new Set(shards.map((shard) => shard.address))])
     const shared = { ...budget, span }
@@ -247,11 +249,13 @@ export class ShardedMemcache implements Memcache {
   ): Promise<T> {
     const where = `memcache.${method}()`
     const wire = wireKey(where, key, this.#settings.keyEncoding)
+    // The ambient node looked up once, for the call's cancellation, deadline and span.
+    const caller = ambient.getStore()
     // Taken apart rather than spread into the call's budget: the compiler then makes no object of it.
-    const { signal, timeout, deadline } = this.#budget(where, options)
+    const { canceller, timeout, deadline } = this.#budget(where, options, caller)
     const shard = this.#shardOf(wire)
-    const span = clientSpan(method, shard.address)
-    return this.#send(shard, build(wire), { signal, timeout, deadline, span, endSpan: annotate })
+    const span = clientSpan(caller, method, shard.address)
+    return this.#send(shard, build(wire), { canceller, timeout, deadline, span, endSpan: annotate })
   }
 
   #send<T>(shard: Shard, command: Command<T>, budget: CallBudget): Promise<T> {
@@ -266,16 +270,25 @@ export class ShardedMemcache implements Memcache {
     return shard.call(command, budget)
   }
 
-  /** The call's signal and time budget: explicit options, else the ambient signal; the deadline caps the timeout. */
-  #budget(where: string, options: CallOptions | undefined): Omit<CallBudget, 'span'> {
+  /**
+   * The call's canceller and time budget: the explicit signal, else the `caller` (the ambient task or
+   * scope); the caller's deadline caps the timeout.
+   */
+  #budget(
+    where: string,
+    options: CallOptions | undefined,
+    caller: Node | undefined,
+  ): Omit<CallBudget, 'span'> {
     checkOptions(where, options)
     const { signal, timeout = this.#settings.timeout } = options ?? {}
     if (signal !== undefined) checkSignal(where, 'options.signal', signal)
     checkDuration(where, 'options.timeout', timeout)
-    const left = remaining()
+    const canceller = signal ?? caller
+    const deadline = caller?.deadline
+    const left = msUntil(deadline)
     return left < timeout
-      ? { signal: signal ?? currentSignal(), timeout: left, deadline: currentDeadline() }
-      : { signal: signal ?? currentSignal(), timeout, deadline: undefined }
+      ? { canceller, timeout: left, deadline }
+      : { canceller, timeout, deadline: undefined }
   }
 
   #shardOf(wire: WireKey): Shard {
@@ -283,9 +296,9 @@ export class ShardedMemcache implements Memcache {
   }
 }
 
-/** The span of one call, when the request is traced (attributes are only built then). */
-function clientSpan(method: string, address?: string): Span | undefined {
-  return currentSpan()
+/** The span of one call of `caller`, when its request is traced (attributes are only built then). */
+function clientSpan(caller: Node | undefined, method: string, address?: string): Span | undefined {
+  return caller?.span
     ?.child(`memcache.${method}`, 'client')
     .adoptAttributes(
       address === undefined

@@ -77,6 +77,27 @@ describe('cancellation', () => {
     assert.equal((await cache.get('after'))?.toString(), 'AFTER')
   })
 
+  it('fails a call made by a cancelled task at once, without queueing it', async () => {
+    const requests = cache.stats()[0]?.requests ?? 0
+    let call: Promise<unknown> | undefined
+    await assert.rejects(
+      scope(async (s) => {
+        await s.spawn('read', () => {
+          s.abort('gone')
+          call = cache.get('never')
+          return call
+        })
+      }),
+      AbortError,
+    )
+    await assert.rejects(
+      call as Promise<unknown>,
+      (error) => error instanceof AbortError && error.reason === 'gone',
+    )
+    await cache.get('flush') // a later batch shows whether the first call went out
+    assert.equal(cache.stats()[0]?.requests, requests + 1)
+  })
+
   it('fails a call whose signal is already aborted without queueing it', async () => {
     const requests = cache.stats()[0]?.requests
     await assert.rejects(cache.get('never', { signal: AbortSignal.abort('gone') }), AbortError)

@@ -102,6 +102,26 @@ describe('redisClient() on a server of its own', () => {
     assert.equal(await calls('get'), 1)
   })
 
+  test('a call made by a cancelled task fails at once and is never sent', async () => {
+    await admin.call('config', 'resetstat')
+    let call: Promise<unknown> | undefined
+    await assert.rejects(
+      scope(async (s) => {
+        await s.spawn('write', () => {
+          s.abort('gone')
+          call = redis.set('never', 'sent')
+          return call
+        })
+      }),
+      AbortError,
+    )
+    await assert.rejects(
+      call as Promise<unknown>,
+      (error) => error instanceof AbortError && error.reason === 'gone',
+    )
+    assert.equal(await calls('set'), 0)
+  })
+
   test('a call cancelled while the connection is being opened is never sent', async () => {
     await admin.call('config', 'resetstat')
     await pause(300) // the new connection's handshake waits: so do the calls made meanwhile

@@ -9,7 +9,7 @@ export type MemcacheValue = string | Uint8Array
 
 /** Options every call takes. */
 export interface CallOptions {
-  /** Cancels the call. Default: the ambient signal (the running task's). */
+  /** Cancels the call. Default: the ambient task or scope (the call is cancelled with it). */
   signal?: AbortSignal
   /**
    * The longest wait for the reply, in ms. Default: the client's `timeout`. The ambient deadline
@@ -93,10 +93,11 @@ export interface MemcacheShardStats {
  * event loop go to each shard as one batch: one write and one round trip however many calls, so a
  * hundred independent `get`s to three shards cost three round trips (this is the loader of this
  * backend: no batching code is needed on top); identical reads in a batch share one request (and
- * its result: the same Buffer, so copy one before changing it). Every
- * call takes the ambient signal and deadline (or explicit ones): a call cancelled before its batch
- * is sent is never sent; one cancelled or timed out after is answered at once, and its reply is read
- * and dropped when it comes, leaving the connection in step. Errors name the backend and the shard:
+ * its result: the same Buffer, so copy one before changing it). Every call is cancelled with the
+ * ambient task or scope (a leaf of its cancellation tree, with no AbortSignal listener of its own) and
+ * bounded by the ambient deadline, or by an explicit signal and timeout: a call cancelled before its
+ * batch is sent is never sent; one cancelled or timed out after is answered at once, and its reply is
+ * read and dropped when it comes, leaving the connection in step. Errors name the backend and the shard:
  * `BackendRefused`, `BackendTimeout`, `ProtocolError`, `BackendUnavailable` (shard marked down: fails
  * fast), `AbortError`, `DeadlineExceeded`. Traced requests get a span per call (`memcache.<op>`) and
  * per batch (`memcache.batch`: shard, size, bytes, hits and misses).

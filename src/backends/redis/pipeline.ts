@@ -24,10 +24,10 @@ export interface Operation<T> {
  *
  * Calls made in one turn of the event loop are queued and written together at the next `setImmediate`
  * (or, when the connection is not ready, as soon as it is). Until that write, a call is only an entry
- * in this queue, so one whose caller is cancelled (or whose time runs out) is simply skipped: it never reaches
- * the server. After the write, the call's promise still settles at once on abort or timeout, and the
- * reply, which the server sends in order on the same connection, is dropped when it arrives: the
- * connection stays in step, with no need to reconnect.
+ * in this queue, so one whose caller is cancelled (or whose time runs out) is simply skipped: it never
+ * reaches the server. After the write, the call's promise still settles at once on cancellation or
+ * timeout, and the reply, which the server sends in order on the same connection, is dropped when it
+ * arrives: the connection stays in step, with no need to reconnect.
  *
  * ioredis's own `enableAutoPipelining` is not used: it commits a command to its pipeline at the call,
  * with no way to take it back, and gives no handle on when the write happens.

@@ -1,6 +1,7 @@
 import { SPAN_KINDS, type Span, type SpanKind, type TraceListener } from '../trace/span.ts'
 import { type RemoteParent, startTrace } from '../trace/tracing.ts'
 import { type Clock, clock, type TimerHandle } from './clock.ts'
+import { msUntil } from './context.ts'
 import { AbortError, DeadlineExceeded, ScopeClosedError } from './errors.ts'
 import { ambient, isCancellation, Node, runAs } from './node.ts'
 import { onAbort } from './on-abort.ts'
@@ -235,7 +236,7 @@ export class Scope extends Node {
 
   /** Milliseconds left before the deadline (0 once it passed), or Infinity without one. */
   remaining(): number {
-    return this.deadline === undefined ? Infinity : Math.max(0, this.deadline - clock().now())
+    return msUntil(this.deadline)
   }
 
   /**

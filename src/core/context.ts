@@ -58,9 +58,12 @@ export function remaining(): number {
   return msUntil(currentDeadline())
 }
 
-/** @internal Milliseconds left before `deadline` (0 once it passed), or Infinity without one. */
-export function msUntil(deadline: number | undefined): number {
-  return deadline === undefined ? Infinity : Math.max(0, deadline - clock().now())
+/**
+ * @internal Milliseconds left before `deadline` (0 once it passed), or Infinity without one; `now`
+ * is the clock's reading, for a caller that has one already.
+ */
+export function msUntil(deadline: number | undefined, now?: number): number {
+  return deadline === undefined ? Infinity : Math.max(0, deadline - (now ?? clock().now()))
 }
 
 /**

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import { CompactTrace, type Span, scope, sleep, startSpan, Trace } from 'weft'
+import { withVirtualClock } from 'weft/testing'
 import { collectGarbage } from '../core/support.ts'
 import { record } from './helpers.ts'
 
@@ -193,6 +194,20 @@ describe('a trace being recorded', () => {
     assert.deepEqual(fields(trace), [fieldsOf(root), fieldsOf(task)])
     task.finish('ok')
     assert.equal(trace.spans[1]?.status, 'ok', 'a read after an end sees it')
+  })
+
+  test('starts a child span at the time given, or now', async () => {
+    await withVirtualClock(async (clock) => {
+      const trace = new Trace()
+      const root = trace.startRoot('request')
+      const read = clock.now()
+      await clock.advance(5)
+      const given = root.child('redis.get', 'client', read)
+      const now = root.child('task', 'task')
+      assert.equal(given.start, read)
+      assert.equal(now.start, read + 5)
+      assert.equal(given.parent, root)
+    })
   })
 
   test('lets go of a span the request is done with: only what it recorded stays', async () => {

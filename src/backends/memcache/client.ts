@@ -1,3 +1,4 @@
+import { clock } from '../../core/clock.ts'
 import { msUntil } from '../../core/context.ts'
 import { BackendUnavailable, isAbort } from '../../core/errors.ts'
 import { ambient, type Node } from '../../core/node.ts'
@@ -107,9 +108,10 @@ export class ShardedMemcache implements Memcache {
     }
     const wires = Array.from(keys, (key) => wireKey(where, key, this.#settings.keyEncoding))
     const caller = ambient.getStore()
-    const budget = this.#budget(where, options, caller)
+    const now = startOfCall(caller)
+    const budget = this.#budget(where, options, caller, now)
     const shards = wires.map((wire) => this.#shardOf(wire))
-    const span = clientSpan(caller, 'getMulti')
+    const span = clientSpan(caller, 'getMulti', undefined, now)
     span?.setAttribute('memcache.keys', wires.length)
     span?.setAttribute('memcache.shards', [...new Set(shards.map((shard) => shard.address))])
     const shared = { ...budget, span }
@@ -251,10 +253,11 @@ export class ShardedMemcache implements Memcache {
     const wire = wireKey(where, key, this.#settings.keyEncoding)
     // The ambient node looked up once, for the call's cancellation, deadline and span.
     const caller = ambient.getStore()
+    const now = startOfCall(caller)
     // Taken apart rather than spread into the call's budget: the compiler then makes no object of it.
-    const { canceller, timeout, deadline } = this.#budget(where, options, caller)
+    const { canceller, timeout, deadline } = this.#budget(where, options, caller, now)
     const shard = this.#shardOf(wire)
-    const span = clientSpan(caller, method, shard.address)
+    const span = clientSpan(caller, method, shard.address, now)
     return this.#send(shard, build(wire), { canceller, timeout, deadline, span, endSpan: annotate })
   }
 
@@ -272,12 +275,13 @@ export class ShardedMemcache implements Memcache {
 
   /**
    * The call's canceller and time budget: the explicit signal, else the `caller` (the ambient task or
-   * scope); the caller's deadline caps the timeout.
+   * scope); the caller's deadline caps the timeout (`now`: the clock's reading, if taken already).
    */
   #budget(
     where: string,
     options: CallOptions | undefined,
     caller: Node | undefined,
+    now: number | undefined,
   ): Omit<CallBudget, 'span'> {
     checkOptions(where, options)
     const { signal, timeout = this.#settings.timeout } = options ?? {}
@@ -285,7 +289,7 @@ export class ShardedMemcache implements Memcache {
     checkDuration(where, 'options.timeout', timeout)
     const canceller = signal ?? caller
     const deadline = caller?.deadline
-    const left = msUntil(deadline)
+    const left = msUntil(deadline, now)
     return left < timeout
       ? { canceller, timeout: left, deadline }
       : { canceller, timeout, deadline: undefined }
@@ -296,10 +300,26 @@ export class ShardedMemcache implements Memcache {
   }
 }
 
-/** The span of one call of `caller`, when its request is traced (attributes are only built then). */
-function clientSpan(caller: Node | undefined, method: string, address?: string): Span | undefined {
+/**
+ * The clock's reading for a call of `caller` when its request is traced, for its span's start and its
+ * deadline both (one read rather than two); undefined otherwise, when the deadline alone reads it.
+ */
+function startOfCall(caller: Node | undefined): number | undefined {
+  return caller?.span === undefined ? undefined : clock().now()
+}
+
+/**
+ * The span of one call of `caller`, when its request is traced (attributes are only built then),
+ * started at `start` (now, if not given).
+ */
+function clientSpan(
+  caller: Node | undefined,
+  method: string,
+  address?: string,
+  start?: number,
+): Span | undefined {
   return caller?.span
-    ?.child(`memcache.${method}`, 'client')
+    ?.child(`memcache.${method}`, 'client', start)
     .adoptAttributes(
       address === undefined
         ? { 'db.system': 'memcached', 'db.operation.name': method }

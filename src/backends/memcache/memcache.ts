@@ -99,8 +99,9 @@ export interface MemcacheShardStats {
  * batch is sent is never sent; one cancelled or timed out after is answered at once, and its reply is
  * read and dropped when it comes, leaving the connection in step. Errors name the backend and the shard:
  * `BackendRefused`, `BackendTimeout`, `ProtocolError`, `BackendUnavailable` (shard marked down: fails
- * fast), `AbortError`, `DeadlineExceeded`. Traced requests get a span per call (`memcache.<op>`) and
- * per batch (`memcache.batch`: shard, size, bytes, hits and misses).
+ * fast), `AbortError`, `DeadlineExceeded`. Traced requests get a span per call (`memcache.<op>`: shard,
+ * hit, size of its batch) and, for a batch that carries two or more of their calls, one for the batch
+ * (`memcache.batch`: shard, size, calls, bytes, hits and misses).
  */
 export interface Memcache {
   /** The shards' addresses, in ring order of listing. */

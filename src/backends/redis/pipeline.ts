@@ -62,13 +62,15 @@ export class AutoPipeline {
 
   /** Queues `operation` for the next write and resolves with its decoded reply. */
   run<T>(operation: Operation<T>): Promise<T> {
-    // The ambient task or scope, looked up once: the call's span, cancellation and deadline.
+    // The ambient task or scope, looked up once: the call's span, cancellation and deadline; and the
+    // clock read once, for the span's start, the deadline and the timeout.
     const caller = ambient.getStore()
-    const span = caller?.span?.child(spanNameOf(operation.name), 'client').adoptAttributes({
+    const now = clock().now()
+    const span = caller?.span?.child(spanNameOf(operation.name), 'client', now).adoptAttributes({
       ...this.#transport.attributes,
       'db.operation.name': commandNameOf(operation.wire[0] ?? ''),
     })
-    const left = msUntil(caller?.deadline)
+    const left = msUntil(caller?.deadline, now)
     let refusal: Error | undefined
     if (this.#closed) {
       refusal = this.#transport.toError(new NotConnected('closed'), operation.name)
@@ -77,7 +79,7 @@ export class AutoPipeline {
     } else if (left === 0) {
       // The scope's own deadline timer may not have run yet; the deadline has passed all the same.
       const what = this.describe(operation.name)
-      refusal = new AbortError(what, new DeadlineExceeded(what, caller?.deadline ?? clock().now()))
+      refusal = new AbortError(what, new DeadlineExceeded(what, caller?.deadline ?? now))
     }
     if (refusal !== undefined) {
       span?.finish(refusal instanceof AbortError ? 'cancelled' : 'error', refusal)
@@ -88,7 +90,7 @@ export class AutoPipeline {
     const timeouts = this.#timeout < left ? this.#timeouts : undefined
     const call = new Call(this, operation, span, timeouts)
     caller?.adopt(call)
-    timeouts?.add(call)
+    timeouts?.add(call, now)
     this.#queue.push(call as Call<unknown>)
     if (!this.#scheduled && !this.#waiting) {
       this.#scheduled = true

@@ -25,10 +25,10 @@ export class TimeoutQueue {
     this.#ms = ms
   }
 
-  /** Starts `item`'s timeout. */
-  add(item: Expirable): void {
+  /** Starts `item`'s timeout, from now (`now`: the clock's reading, when the caller has it). */
+  add(item: Expirable, now = clock().now()): void {
     this.#items.push(item)
-    this.#expiries.push(clock().now() + this.#ms)
+    this.#expiries.push(now + this.#ms)
     this.#timer ??= clock().setTimeout(() => this.#fire(), this.#ms)
   }
 

@@ -27,10 +27,12 @@ describe('memcache tracing', () => {
     assert.equal(hit?.kind, 'client')
     assert.equal(hit?.status, 'ok')
     assert.equal(hit?.parent, trace.root)
+    const sameShard = cache.serverFor('present') === cache.serverFor('absent')
     assert.deepEqual(hit?.attributes, {
       'db.system': 'memcached',
       'db.operation.name': 'get',
       'server.address': cache.serverFor('present'),
+      'memcache.batch.size': sameShard ? 2 : 1,
       'memcache.hit': true,
       'memcache.bytes': 4,
     })
@@ -78,13 +80,39 @@ describe('memcache tracing', () => {
 
   it('reports a batch shared by two requests to each of them', async () => {
     const cache = embeddedMemcache()
-    const [first, second] = await Promise.all([
-      traced(() => cache.get('one')),
-      traced(() => Promise.all([cache.get('two'), cache.get('three')])),
+    const [first, second, third] = await Promise.all([
+      traced(() => Promise.all([cache.get('one'), cache.get('two')])),
+      traced(() => Promise.all([cache.get('three'), cache.get('four'), cache.get('five')])),
+      traced(() => cache.get('six')),
     ])
-    assert.equal(named(first as Trace, 'memcache.batch')[0]?.attributes['memcache.batch.size'], 3)
-    assert.equal(named(first as Trace, 'memcache.batch')[0]?.attributes['memcache.batch.calls'], 1)
-    assert.equal(named(second as Trace, 'memcache.batch')[0]?.attributes['memcache.batch.calls'], 2)
+    const [batchOfFirst] = named(first as Trace, 'memcache.batch')
+    assert.equal(batchOfFirst?.attributes['memcache.batch.size'], 6)
+    assert.equal(batchOfFirst?.attributes['memcache.batch.calls'], 2)
+    assert.equal(named(second as Trace, 'memcache.batch')[0]?.attributes['memcache.batch.calls'], 3)
+    // The third request's one call: no batch span, its call's span says the batch's size.
+    assert.equal(named(third as Trace, 'memcache.batch').length, 0)
+    assert.equal(named(third as Trace, 'memcache.get')[0]?.attributes['memcache.batch.size'], 6)
+    await cache.close()
+  })
+
+  it("records no batch span for a request's only call in a batch: the call's span says the batch's size", async () => {
+    const cache = embeddedMemcache()
+    await cache.set('present', 'four')
+    const trace = await traced(async () => {
+      await cache.get('present')
+      await Promise.all([cache.get('a'), cache.getMulti(['b'])])
+    })
+    assert.deepEqual(
+      trace.spans.map((span) => span.name),
+      ['request', 'memcache.get', 'memcache.get', 'memcache.getMulti', 'memcache.batch'],
+    )
+    const [alone, inBatch] = named(trace, 'memcache.get')
+    assert.equal(alone?.attributes['memcache.batch.size'], 1)
+    assert.equal(alone?.attributes['memcache.hit'], true)
+    assert.equal(inBatch?.attributes['memcache.batch.size'], 2)
+    // A getMulti's span is shared by its calls (one per shard): it says their shards, not a batch size.
+    assert.equal(named(trace, 'memcache.getMulti')[0]?.attributes['memcache.batch.size'], undefined)
+    assert.equal(named(trace, 'memcache.batch')[0]?.attributes['memcache.batch.calls'], 2)
     await cache.close()
   })
 
@@ -123,11 +151,11 @@ describe('memcache tracing', () => {
     const server = await fakeServer(emptyCache)
     const cache = memcacheClient({ servers: [server.address] })
     try {
-      const trace = await traced(() => cache.get('k'))
+      const trace = await traced(() => Promise.all([cache.get('k'), cache.get('j')]))
       const [batch] = named(trace, 'memcache.batch')
-      assert.equal(batch?.attributes['memcache.bytes_out'], 'mg k v\r\nmn\r\n'.length)
-      assert.equal(batch?.attributes['memcache.bytes_in'], 'EN\r\nMN\r\n'.length)
-      assert.equal(batch?.attributes['memcache.misses'], 1)
+      assert.equal(batch?.attributes['memcache.bytes_out'], 'mg k v\r\nmg j v\r\nmn\r\n'.length)
+      assert.equal(batch?.attributes['memcache.bytes_in'], 'EN\r\nEN\r\nMN\r\n'.length)
+      assert.equal(batch?.attributes['memcache.misses'], 2)
       assert.equal(batch?.attributes['server.address'], server.address)
     } finally {
       await cache.close()

@@ -69,7 +69,11 @@ test('npx weft trace <file.json> prints the waterfall, then the critical path an
   const trace = await record(searchLike)
   const file = join(dir, 'trace.json')
   writeFileSync(file, JSON.stringify(trace))
-  const { code, stdout, stderr } = await run('npx', ['weft', 'trace', file])
+  // npm's own notices (a newer npm is out, checked now and then against the registry) would go to
+  // stderr, which is weft's to keep empty.
+  const { code, stdout, stderr } = await run('npx', ['weft', 'trace', file], {
+    npm_config_update_notifier: 'false',
+  })
   assert.equal(stderr, '')
   assert.equal(code, 0)
   const waterfall = renderWaterfall(trace, { width: 100 })

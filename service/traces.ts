@@ -48,7 +48,10 @@ export interface TraceSummary {
 
 /** Options of {@link TraceStore}; see the module comment. */
 export interface TraceStoreOptions {
-  /** How many traces to keep, counting requests under way. Default 200. */
+  /**
+   * How many traces to keep. Default 200. Requests under way (announced by `begin`) are held apart,
+   * at most as many again: they never push a kept trace out.
+   */
   capacity?: number
   /** The fraction of ordinary requests kept, from 0 to 1. Default 1 (all). */
   sampleRate?: number
@@ -106,7 +109,16 @@ export class TraceStore {
   readonly #slowMs: number
   readonly #random: () => number
   readonly #ignore: (name: string) => boolean
+  /** The requests kept, oldest first. */
   readonly #entries = new Map<string, Entry>()
+  /**
+   * The requests under way that `begin` announced, oldest first, with the parts of their traces that
+   * came first (the geocoder's side of an RPC served in this process). Apart from the kept ones:
+   * counted with them, each request announced while the store was full pushed out a kept trace,
+   * though most are not kept once they end, so that under load the store held only the traces kept
+   * among the last `capacity` requests (at 1,000 searches a second, the last fifth of a second).
+   */
+  readonly #underWay = new Map<string, Entry>()
   /** How many of the entries are notable (see {@link notable}). */
   #notable = 0
   /** The ordinary requests that may still be kept now (see `perSecond`), and when that was counted. */
@@ -140,15 +152,18 @@ export class TraceStore {
     if (trace.remoteParentId !== undefined) {
       // A part continuing a request (an RPC served here, a task delivered): it belongs with its
       // request, if that is kept or still running; alone it is not a request to list.
-      this.#entries.get(trace.id)?.parts.push(trace.compact())
+      ;(this.#entries.get(trace.id) ?? this.#underWay.get(trace.id))?.parts.push(trace.compact())
       return
     }
+    const begun = this.#underWay.get(trace.id)
+    if (begun !== undefined) this.#underWay.delete(trace.id)
     const request = this.#keep(trace)
     if (request === undefined) {
       this.#forget(trace.id)
+      if (begun !== undefined) wakeAll(begun)
       return
     }
-    const entry = this.#entry(trace.id)
+    const entry = this.#entry(trace.id, begun)
     entry.parts.push(trace.compact())
     this.#notable += Number(notable(request)) - Number(notable(entry.request))
     entry.request = request
@@ -157,7 +172,14 @@ export class TraceStore {
 
   /** Announces a request under way, so that `get` waits for its trace rather than answering none. */
   begin(id: string): void {
-    if (!this.#entries.has(id)) this.#entry(id)
+    if (this.#entries.has(id) || this.#underWay.has(id)) return
+    this.#underWay.set(id, { parts: [], request: undefined, waiters: undefined })
+    if (this.#underWay.size > this.#capacity) {
+      // A request whose trace never came (its listener was not this store): the oldest goes.
+      const [oldest, entry] = this.#underWay.entries().next().value as [string, Entry]
+      this.#underWay.delete(oldest)
+      wakeAll(entry)
+    }
   }
 
   /**
@@ -165,7 +187,7 @@ export class TraceStore {
    * `waitMs` for a request announced by `begin`), or undefined when there are none.
    */
   async get(id: string, waitMs = 0): Promise<SpanData[] | undefined> {
-    let entry = this.#entries.get(id)
+    let entry = this.#entries.get(id) ?? this.#underWay.get(id)
     if (entry !== undefined && entry.request === undefined && waitMs > 0) {
       const waiting = entry
       await new Promise<void>((resolve) => {
@@ -218,7 +240,7 @@ export class TraceStore {
 
   /** How many traces the store holds, requests under way included. */
   get size(): number {
-    return this.#entries.size
+    return this.#entries.size + this.#underWay.size
   }
 
   /** What the list shows of a finished request, or undefined when it is not kept (ignored, or not sampled). */
@@ -269,10 +291,11 @@ export class TraceStore {
     if (entry !== undefined) wakeAll(entry)
   }
 
-  #entry(id: string): Entry {
+  /** The kept entry of `id`, made (from `begun`, the request's entry while under way, if any) if need be. */
+  #entry(id: string, begun: Entry | undefined): Entry {
     let entry = this.#entries.get(id)
     if (entry === undefined) {
-      entry = { parts: [], request: undefined, waiters: undefined }
+      entry = begun ?? { parts: [], request: undefined, waiters: undefined }
       this.#entries.set(id, entry)
       if (this.#entries.size > this.#capacity) this.#forget(this.#victim())
     }

@@ -62,17 +62,53 @@ test('keeps the parts of a trace together, the request and what continued it', a
   assert.equal(await store.get('f'.repeat(32)), undefined)
 })
 
-test('waits for a request announced as under way, and forgets the oldest past its capacity', async () => {
+test('waits for a request announced as under way, holding the parts that come before it ends', async () => {
   const store = new TraceStore({ capacity: 2 })
   const request = await traced('GET /search')
+  const geocoder = await traced('GET /geocode', {
+    parent: { traceId: request.id, spanId: request.root?.spanId as string },
+  })
   store.begin(request.id)
   const waiting = store.get(request.id, 5000)
+  store.add(geocoder)
   store.add(request)
-  assert.equal((await waiting)?.length, 2)
+  assert.deepEqual(
+    (await waiting)?.map((span) => span.name),
+    ['GET /geocode', 'work', 'GET /search', 'work'],
+  )
+})
+
+test('requests under way never push out a kept trace; past its capacity, the oldest kept one goes', async () => {
+  const store = new TraceStore({ capacity: 2, perSecond: Number.POSITIVE_INFINITY })
+  const [first, second, third] = [
+    await traced('GET /search'),
+    await traced('GET /search'),
+    await traced('GET /search'),
+  ]
+  store.add(first)
+  store.add(second)
+  for (const id of ['a', 'b', 'c', 'd', 'e']) store.begin(id.repeat(32))
+  assert.deepEqual(
+    store
+      .list()
+      .map((summary) => summary.traceId)
+      .sort(),
+    [first.id, second.id].sort(),
+  )
+  assert.equal(store.size, 4, 'two kept, and the last two of the five requests under way')
+  store.add(third)
+  assert.equal(await store.get(first.id), undefined)
+  assert.equal((await store.get(third.id))?.length, 2)
+})
+
+test('holds at most `capacity` requests under way: the oldest is let go, and whoever waits for it gets none', async () => {
+  const store = new TraceStore({ capacity: 2 })
   store.begin('a'.repeat(32))
   store.begin('b'.repeat(32))
+  const waiting = store.get('a'.repeat(32), 60_000)
+  store.begin('c'.repeat(32))
+  assert.equal(await waiting, undefined)
   assert.equal(store.size, 2)
-  assert.equal(await store.get(request.id), undefined)
 })
 
 test('samples ordinary requests with the injected coin, and always keeps errors, cancellations and slow ones', async () => {

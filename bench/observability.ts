@@ -29,7 +29,8 @@
 //    turn as it falls behind), then its throughput unbounded (the figure that moves most with the
 //    machine's other work).
 // 2. HTTP over real servers, as in production (PostgreSQL with the complete data sets, three memcached
-//    servers, Redis, the geocoder in process): as 1., `off`, `metrics,logs` and `on`, at SERVER_RATE
+//    servers, Redis, the geocoder in process): in turns as 0. (the servers on one CPU, the backends
+//    and this process on the others), then as 1., `off`, `metrics,logs` and `on`, at SERVER_RATE
 //    requests/s. A request then also costs its backends' protocols, as it does for a user.
 // 3. In process: the same servers in this process, driven by fastify's inject one search at a time
 //    (no sockets, no autocannon), CPU time per request from process.cpuUsage(); tracing switched
@@ -217,14 +218,14 @@ function offOf(variant: string): string {
  * `variants` as server processes pinned to one CPU, sent searches in turns (see the module comment),
  * for each of `concurrencies`: CPU ms per request and its ratio to off.
  */
-async function turnsPart(variants: string[], concurrencies: number[]) {
+async function turnsPart(variants: string[], concurrencies: number[], env: Record<string, string> = {}) {
   requireCommand('taskset', 'bench:observability (part 0; TURNS=0 skips it)', 'util-linux')
   // Two servers a variant, started in mirrored order (off, A, B, B, A, off). A server started
   // earlier measured dearer: four servers of `off` came out 1, 0.98, 0.97 and 0.96, round after
   // round, for no reason found. In mirrored order a variant's two servers have the same mean place,
   // which evens out such a drift, though not all of the error: see `off#2` in the module comment.
   const servers: Served[] = []
-  for (const name of [...variants, ...variants.toReversed()]) servers.push(await serve(name, {}))
+  for (const name of [...variants, ...variants.toReversed()]) servers.push(await serve(name, env))
   // The last CPU for the servers, so that they share its speed; this process goes anywhere else.
   const cpu = String(availableParallelism() - 1)
   for (const { pid } of servers)
@@ -398,7 +399,8 @@ async function httpPart(variants: string[], env: Record<string, string>, rate: n
 /**
  * The HTTP part over real servers, as the service runs in production: PostgreSQL with the complete
  * data sets, three memcached servers and a Redis server of the bench's own, the geocoder in process.
- * A request then costs what its backends' protocols cost too, as it does for a user.
+ * A request then costs what its backends' protocols cost too, as it does for a user. Measured in
+ * turns as part 0 is (the servers on one CPU, the backends on the others), then under autocannon.
  */
 async function onServersPart() {
   return withServers(async (servers) => {
@@ -410,7 +412,9 @@ async function onServersPart() {
     } finally {
       await db.close()
     }
-    return httpPart(serverVariants, { ...servers, BACKENDS: 'servers', GEOCODER_URL: '' }, SERVER_RATE)
+    const env = { ...servers, BACKENDS: 'servers', GEOCODER_URL: '' }
+    const turns = process.env.TURNS === '0' ? undefined : await turnsPart(turnVariants, TURN_CONCURRENCY, env)
+    return { turns, ...(await httpPart(serverVariants, env, SERVER_RATE)) }
   })
 }
 
@@ -532,7 +536,7 @@ try {
     )
     http = await httpPart(httpVariants, {}, RATE)
   }
-  let onServers: Awaited<ReturnType<typeof httpPart>> | undefined
+  let onServers: Awaited<ReturnType<typeof onServersPart>> | undefined
   if (process.env.ON_SERVERS !== '0') {
     console.log(
       `\n2. HTTP over PostgreSQL, memcached and Redis: as 1., at ${SERVER_RATE} requests/s, variants ${serverVariants.join('; ')}`,
@@ -554,7 +558,7 @@ try {
 function save(
   turns: Awaited<ReturnType<typeof turnsPart>>,
   http: Awaited<ReturnType<typeof httpPart>>,
-  onServers: Awaited<ReturnType<typeof httpPart>>,
+  onServers: Awaited<ReturnType<typeof onServersPart>>,
   inProcess: Awaited<ReturnType<typeof inProcessPart>>,
 ) {
   const file = writeResults('observability', {
@@ -565,6 +569,11 @@ function save(
     },
     http: http.rows,
     httpErrors: http.errors,
+    httpInTurnsOnServers: {
+      method:
+        'as httpInTurns, over PostgreSQL (complete data sets), 3 memcached servers and Redis (on the CPU the servers are not pinned to)',
+      rows: onServers.turns,
+    },
     httpOnServers: {
       method: `as http, over PostgreSQL (complete data sets), 3 memcached servers and Redis, at ${SERVER_RATE} requests/s`,
       rows: onServers.rows,

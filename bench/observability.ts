@@ -36,7 +36,7 @@
 //    (no sockets, no autocannon), CPU time per request from process.cpuUsage(); tracing switched
 //    per variant.
 //
-// TURN_ROUNDS (10), TURN_REQUESTS (600), TURN_CONCURRENCY (`1,8`), for part 0;
+// TURN_ROUNDS (10), TURN_REQUESTS (600), TURN_CONCURRENCY (`1,8`), for the turns of parts 0 and 2;
 // ROUNDS (10), SECONDS a round (2; 6 gives steadier figures), RATE (150), SERVER_RATE (60), and for
 // part 3 IN_PROCESS_ROUNDS (30) and IN_PROCESS_MS (600) can be set in the environment. Figures go to
 // bench/results/observability.json.
@@ -539,7 +539,7 @@ try {
   let onServers: Awaited<ReturnType<typeof onServersPart>> | undefined
   if (process.env.ON_SERVERS !== '0') {
     console.log(
-      `\n2. HTTP over PostgreSQL, memcached and Redis: as 1., at ${SERVER_RATE} requests/s, variants ${serverVariants.join('; ')}`,
+      `\n2. HTTP over PostgreSQL, memcached and Redis: in turns as 0.${process.env.TURNS === '0' ? ' (skipped)' : ''}, then as 1., at ${SERVER_RATE} requests/s, variants ${serverVariants.join('; ')}`,
     )
     onServers = await onServersPart()
   }

@@ -114,9 +114,9 @@ export class TraceStore {
   /**
    * The requests under way that `begin` announced, oldest first, with the parts of their traces that
    * came first (the geocoder's side of an RPC served in this process). Apart from the kept ones:
-   * counted with them, each request announced while the store was full pushed out a kept trace,
-   * though most are not kept once they end, so that under load the store held only the traces kept
-   * among the last `capacity` requests (at 1,000 searches a second, the last fifth of a second).
+   * counted with them, a request announced while the store was full pushed out a kept trace, though
+   * most are not kept once they end, so that a burst of N requests under way at once cost the store
+   * its N oldest kept traces (as many requests as `capacity` at once, all of them).
    */
   readonly #underWay = new Map<string, Entry>()
   /** How many of the entries are notable (see {@link notable}). */

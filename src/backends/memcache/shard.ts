@@ -401,47 +401,48 @@ export class Batch {
     // (and two clock reads) less. Every call's own span says the size of the batch it went in.
     const size = this.#ops.length
     try {
-      for (const op of this.#ops) {
-        for (const call of op.calls) {
-          const parent = call.span?.parent
-          if (parent === undefined) continue
-          const own = call.ownSpan
-          if (own !== undefined) own.attributes['memcache.batch.size'] = size
-          const trace = parent.trace
-          const span = this.#spans === undefined ? undefined : spanOfTrace(this.#spans, trace)
-          if (span !== undefined) {
-            const { attributes } = span
-            attributes['memcache.batch.calls'] = (attributes['memcache.batch.calls'] as number) + 1
-            continue
-          }
-          const first = loneCalls.findIndex((lone) => lone.span?.trace === trace)
-          if (first === -1) {
-            loneCalls.push(call)
-            continue
-          }
-          // The request's second call in the batch: the batch gets a span in its trace, beside the
-          // first call's.
-          const [lone] = loneCalls.splice(first, 1)
-          // Every attribute from the start, the counts filled in as they are known: the object keeps
-          // one shape.
-          const batchSpan = (lone?.span?.parent ?? parent).child('memcache.batch', 'batch').adoptAttributes({
-            'db.system': 'memcached',
-            'server.address': this.#shard.address,
-            'memcache.batch.size': size,
-            'memcache.batch.calls': 2,
-            'memcache.bytes_out': 0,
-            'memcache.bytes_in': 0,
-            'memcache.hits': 0,
-            'memcache.misses': 0,
-          })
-          // The list made with its first span rather than empty (see SpanColumns in weft's trace/).
-          if (this.#spans === undefined) this.#spans = [batchSpan]
-          else this.#spans.push(batchSpan)
-        }
-      }
+      for (const op of this.#ops) for (const call of op.calls) this.#countCall(call, size)
     } finally {
       loneCalls.length = 0
     }
+  }
+
+  /** Counts `call`, one of the batch's (of `size` requests), in its request's batch span (see `#openSpans`). */
+  #countCall(call: Call, size: number): void {
+    const parent = call.span?.parent
+    if (parent === undefined) return
+    const own = call.ownSpan
+    if (own !== undefined) own.attributes['memcache.batch.size'] = size
+    const trace = parent.trace
+    const span = this.#spans === undefined ? undefined : spanOfTrace(this.#spans, trace)
+    if (span !== undefined) {
+      const { attributes } = span
+      attributes['memcache.batch.calls'] = (attributes['memcache.batch.calls'] as number) + 1
+      return
+    }
+    const first = loneCalls.findIndex((lone) => lone.span?.trace === trace)
+    if (first === -1) {
+      loneCalls.push(call)
+      return
+    }
+    // The request's second call in the batch: the batch gets a span in its trace, beside the first
+    // call's.
+    const [lone] = loneCalls.splice(first, 1)
+    // Every attribute from the start, the counts filled in as they are known: the object keeps one
+    // shape.
+    const batchSpan = (lone?.span?.parent ?? parent).child('memcache.batch', 'batch').adoptAttributes({
+      'db.system': 'memcached',
+      'server.address': this.#shard.address,
+      'memcache.batch.size': size,
+      'memcache.batch.calls': 2,
+      'memcache.bytes_out': 0,
+      'memcache.bytes_in': 0,
+      'memcache.hits': 0,
+      'memcache.misses': 0,
+    })
+    // The list made with its first span rather than empty (see SpanColumns in weft's trace/).
+    if (this.#spans === undefined) this.#spans = [batchSpan]
+    else this.#spans.push(batchSpan)
   }
 
   #closeSpans(error?: Error): void {

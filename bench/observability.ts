@@ -70,6 +70,8 @@ import {
 const TURN_ROUNDS = Number(process.env.TURN_ROUNDS ?? 10)
 const TURN_REQUESTS = Number(process.env.TURN_REQUESTS ?? 600)
 const TURN_CONCURRENCY = (process.env.TURN_CONCURRENCY ?? '1,8').split(',').map(Number)
+/** Whether parts 0 and 2 measure in turns (TURNS=0 skips it). */
+const IN_TURNS = process.env.TURNS !== '0'
 const ROUNDS = Number(process.env.ROUNDS ?? 10)
 const SECONDS = Number(process.env.SECONDS ?? 2)
 const CONNECTIONS = 20
@@ -413,7 +415,7 @@ async function onServersPart() {
       await db.close()
     }
     const env = { ...servers, BACKENDS: 'servers', GEOCODER_URL: '' }
-    const turns = process.env.TURNS === '0' ? undefined : await turnsPart(turnVariants, TURN_CONCURRENCY, env)
+    const turns = IN_TURNS ? await turnsPart(turnVariants, TURN_CONCURRENCY, env) : undefined
     return { turns, ...(await httpPart(serverVariants, env, SERVER_RATE)) }
   })
 }
@@ -523,7 +525,7 @@ const sink = await startProcess(['--input-type=module', '-e', sinkScript], {})
 process.env.OTEL_EXPORTER_OTLP_ENDPOINT = sink.line.trim()
 try {
   let turns: Awaited<ReturnType<typeof turnsPart>> | undefined
-  if (process.env.TURNS !== '0') {
+  if (IN_TURNS) {
     console.log(
       `0. HTTP in turns: the servers on one CPU, ${TURN_CONCURRENCY.join(' and ')} searches at a time to each in turn; ${TURN_ROUNDS} rounds of ${TURN_REQUESTS} requests per variant`,
     )
@@ -539,7 +541,7 @@ try {
   let onServers: Awaited<ReturnType<typeof onServersPart>> | undefined
   if (process.env.ON_SERVERS !== '0') {
     console.log(
-      `\n2. HTTP over PostgreSQL, memcached and Redis: in turns as 0.${process.env.TURNS === '0' ? ' (skipped)' : ''}, then as 1., at ${SERVER_RATE} requests/s, variants ${serverVariants.join('; ')}`,
+      `\n2. HTTP over PostgreSQL, memcached and Redis: in turns as 0.${IN_TURNS ? '' : ' (skipped)'}, then as 1., at ${SERVER_RATE} requests/s, variants ${serverVariants.join('; ')}`,
     )
     onServers = await onServersPart()
   }

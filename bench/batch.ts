@@ -5,16 +5,31 @@
 // the ambient request. The batch function answers at once, so what is measured is the loaders' own
 // cost per load: batching, the request cache, promises, and (for weft) the ambient lookup and the
 // cancellation bookkeeping. Figures go to bench/results/batch.json.
+//
+// Each loader runs the workloads from a copy of their module of its own (imported under another
+// URL), as a program using one loader library would: with one copy, a workload's call of `load` and
+// the batch function served both libraries, and the compiler's type feedback there, polymorphic,
+// slowed whichever it suited less. (Session 21, distinct keys: 1.16-1.25 of DataLoader with one
+// copy against 0.94-1.07 with a copy each in a short scratch comparison; in this benchmark 1.08-1.16
+// in four runs with a copy each against 1.12-1.18 before.)
 import { createRequire } from 'node:module'
 import { currentSignal, scope } from 'weft'
 import { loader } from 'weft/batch'
-import { backend, type Loads, type Workload, workloads } from './batch-workloads.ts'
+import type { Loads, Workload } from './batch-workloads.ts'
 import { type Measured, measure, printTable, ratiosTo, writeResults } from './harness.ts'
 
 const require = createRequire(import.meta.url)
 const DataLoader = require('dataloader') as typeof import('dataloader')
 
-const weft = loader('bench', backend.batchFn)
+/** A copy of the workloads module of its own, for the loader named `copy`. */
+async function workloadsFor(copy: string): Promise<typeof import('./batch-workloads.ts')> {
+  return import(new URL(`./batch-workloads.ts?copy=${copy}`, import.meta.url).href)
+}
+
+const forDataLoader = await workloadsFor('dataloader')
+const forWeft = await workloadsFor('weft')
+const forWeftWithListeners = await workloadsFor('weft-with-listeners')
+const weft = loader('bench', forWeft.backend.batchFn)
 
 /**
  * The weft loader with cancellation through an AbortSignal listener per load (the task's own signal,
@@ -25,28 +40,34 @@ const weftWithListeners: Loads = {
   load: (key) => weft.load(key, { signal: currentSignal() }),
 }
 
-/** Round trips one request of `workload` takes with each loader: they must be the same. */
-async function roundTripsPerRequest(workload: Workload): Promise<{ dataloader: number; weft: number }> {
+/** Round trips one request of workload `index` takes with each loader: they must be the same. */
+async function roundTripsPerRequest(index: number): Promise<{ dataloader: number; weft: number }> {
+  const { backend } = forDataLoader
   backend.roundTrips = 0
-  await scope((s) => workload.run(new DataLoader(backend.batchFn), s))
-  const dataloader = backend.roundTrips
-  backend.roundTrips = 0
-  await scope((s) => workload.run(weft, s))
-  return { dataloader, weft: backend.roundTrips }
+  await scope((s) => forDataLoader.workloads[index]?.run(new DataLoader(backend.batchFn), s))
+  forWeft.backend.roundTrips = 0
+  await scope((s) => forWeft.workloads[index]?.run(weft, s))
+  return { dataloader: backend.roundTrips, weft: forWeft.backend.roundTrips }
 }
 
-async function compare(workload: Workload) {
-  const trips = await roundTripsPerRequest(workload)
+async function compare(index: number) {
+  const { backend } = forDataLoader
+  // The same workload, each loader's copy of it.
+  const ofDataLoader = forDataLoader.workloads[index] as Workload
+  const ofWeft = forWeft.workloads[index] as Workload
+  const workload = ofDataLoader
+  const trips = await roundTripsPerRequest(index)
   if (trips.dataloader !== trips.weft)
     throw new Error(`${workload.name}: round trips differ: ${JSON.stringify(trips)}`)
   const variants = [
-    { name: 'DataLoader', op: () => scope((s) => workload.run(new DataLoader(backend.batchFn), s)) },
-    { name: 'weft loader', op: () => scope((s) => workload.run(weft, s)) },
+    { name: 'DataLoader', op: () => scope((s) => ofDataLoader.run(new DataLoader(backend.batchFn), s)) },
+    { name: 'weft loader', op: () => scope((s) => ofWeft.run(weft, s)) },
   ]
   if (workload.name.includes('tasks')) {
+    const ofWeftWithListeners = forWeftWithListeners.workloads[index] as Workload
     variants.push({
       name: 'weft, a signal listener per load',
-      op: () => scope((s) => workload.run(weftWithListeners, s)),
+      op: () => scope((s) => ofWeftWithListeners.run(weftWithListeners, s)),
     })
   }
   // Many short rounds: the ratio of the same code to itself, measured this way, stayed within 2%.
@@ -62,7 +83,7 @@ async function compare(workload: Workload) {
 }
 
 const figures = []
-for (const workload of workloads) figures.push(await compare(workload))
+for (let index = 0; index < forDataLoader.workloads.length; index++) figures.push(await compare(index))
 console.log(
   '\nCost per load (ns, median of rounds), each request a scope: DataLoader instance per request vs weft ambient',
 )

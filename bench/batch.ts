@@ -10,8 +10,8 @@
 // URL), as a program using one loader library would: with one copy, a workload's call of `load` and
 // the batch function served both libraries, and the compiler's type feedback there, polymorphic,
 // slowed whichever it suited less. (Session 21, distinct keys: 1.16-1.25 of DataLoader with one
-// copy against 0.94-1.07 with a copy each in a short scratch comparison; in this benchmark 1.08-1.16
-// in four runs with a copy each against 1.12-1.18 before.)
+// copy against 0.96-1.07 with a copy each in a short scratch comparison; in this benchmark 1.08-1.16
+// in seven runs with a copy each against 1.12-1.18 before.)
 import { createRequire } from 'node:module'
 import { currentSignal, scope } from 'weft'
 import { loader } from 'weft/batch'

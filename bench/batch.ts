@@ -16,7 +16,7 @@ import { createRequire } from 'node:module'
 import { currentSignal, scope } from 'weft'
 import { loader } from 'weft/batch'
 import type { Loads, Workload } from './batch-workloads.ts'
-import { type Measured, measure, printTable, ratiosTo, writeResults } from './harness.ts'
+import { type Measured, measure, printTable, ratioIntervalsTo, ratiosTo, writeResults } from './harness.ts'
 
 const require = createRequire(import.meta.url)
 const DataLoader = require('dataloader') as typeof import('dataloader')
@@ -79,6 +79,7 @@ async function compare(index: number) {
     roundTripsPerRequest: trips.weft,
     results,
     ratioToDataLoader: ratiosTo(results, dataloader.name)[ours.name] ?? Number.NaN,
+    ratioInterval: ratioIntervalsTo(results, dataloader.name)[ours.name] ?? [Number.NaN, Number.NaN],
   }
 }
 
@@ -94,6 +95,7 @@ printTable(
     DataLoader: figure.results[0]?.nsPerUnit ?? Number.NaN,
     weft: figure.results[1]?.nsPerUnit ?? Number.NaN,
     'weft / DataLoader': figure.ratioToDataLoader,
+    '95% interval': figure.ratioInterval.map((ratio) => ratio.toFixed(2)).join('-'),
   })),
 )
 const listeners = figures.flatMap((figure) =>

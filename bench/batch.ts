@@ -40,27 +40,33 @@ const weftWithListeners: Loads = {
   load: (key) => weft.load(key, { signal: currentSignal() }),
 }
 
-/** Round trips one request of workload `index` takes with each loader: they must be the same. */
-async function roundTripsPerRequest(index: number): Promise<{ dataloader: number; weft: number }> {
-  const { backend } = forDataLoader
-  backend.roundTrips = 0
-  await scope((s) => forDataLoader.workloads[index]?.run(new DataLoader(backend.batchFn), s))
+/** One request of the workload in each loader's copy, `ofDataLoader` and `ofWeft`: round trips of each. */
+async function roundTripsPerRequest(
+  ofDataLoader: Workload,
+  ofWeft: Workload,
+): Promise<{ dataloader: number; weft: number }> {
+  forDataLoader.backend.roundTrips = 0
+  await scope((s) => ofDataLoader.run(newDataLoader(), s))
   forWeft.backend.roundTrips = 0
-  await scope((s) => forWeft.workloads[index]?.run(weft, s))
-  return { dataloader: backend.roundTrips, weft: forWeft.backend.roundTrips }
+  await scope((s) => ofWeft.run(weft, s))
+  return { dataloader: forDataLoader.backend.roundTrips, weft: forWeft.backend.roundTrips }
+}
+
+/** A DataLoader for one request, on DataLoader's copy of the backend. */
+function newDataLoader(): Loads {
+  return new DataLoader(forDataLoader.backend.batchFn)
 }
 
 async function compare(index: number) {
-  const { backend } = forDataLoader
   // The same workload, each loader's copy of it.
   const ofDataLoader = forDataLoader.workloads[index] as Workload
   const ofWeft = forWeft.workloads[index] as Workload
   const workload = ofDataLoader
-  const trips = await roundTripsPerRequest(index)
+  const trips = await roundTripsPerRequest(ofDataLoader, ofWeft)
   if (trips.dataloader !== trips.weft)
     throw new Error(`${workload.name}: round trips differ: ${JSON.stringify(trips)}`)
   const variants = [
-    { name: 'DataLoader', op: () => scope((s) => ofDataLoader.run(new DataLoader(backend.batchFn), s)) },
+    { name: 'DataLoader', op: () => scope((s) => ofDataLoader.run(newDataLoader(), s)) },
     { name: 'weft loader', op: () => scope((s) => ofWeft.run(weft, s)) },
   ]
   if (workload.name.includes('tasks')) {

@@ -35,9 +35,7 @@ export function ratiosTo(results: readonly Measured[], baseline: string): Record
   return Object.fromEntries(
     results.map((result) => [
       result.name,
-      base === undefined
-        ? Number.NaN
-        : median(result.perRound.map((ns, round) => ns / (base.perRound[round] ?? Number.NaN))),
+      base === undefined ? Number.NaN : median(roundRatios(result, base)),
     ]),
   )
 }
@@ -56,9 +54,14 @@ export function ratioIntervalsTo(
   return Object.fromEntries(
     results.map((result) => [
       result.name,
-      medianInterval(result.perRound.map((ns, round) => ns / (base?.perRound[round] ?? Number.NaN))),
+      base === undefined ? [Number.NaN, Number.NaN] : medianInterval(roundRatios(result, base)),
     ]),
   )
+}
+
+/** `result`'s cost in each round as a multiple of `base`'s in the same round. */
+function roundRatios(result: Measured, base: Measured): number[] {
+  return result.perRound.map((ns, round) => ns / (base.perRound[round] ?? Number.NaN))
 }
 
 /** The interval of order statistics that holds the median of `values`' population with at least 95% confidence. */

@@ -12,6 +12,13 @@
 // slowed whichever it suited less. (Session 21, distinct keys: 1.16-1.25 of DataLoader with one
 // copy against 0.96-1.07 with a copy each in a short scratch comparison; in this benchmark 1.08-1.16
 // in seven runs with a copy each against 1.12-1.18 before.)
+//
+// Each workload runs in a process of its own (this script again, given the workload's index), both
+// loaders side by side in it: in one process, a workload's figure depended on which ran before it.
+// The heap the 10,000 distinct keys left behind made the single loads after them 1.15-1.32 of
+// DataLoader in session 21's runs, against 1.03-1.06 alone or after a full collection (which the
+// harness avoids: it slows node's own process.nextTick for the rest of the process).
+import { execFileSync } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { currentSignal, scope } from 'weft'
 import { loader } from 'weft/batch'
@@ -89,28 +96,45 @@ async function compare(index: number) {
   }
 }
 
-const figures = []
-for (let index = 0; index < forDataLoader.workloads.length; index++) figures.push(await compare(index))
-console.log(
-  '\nCost per load (ns, median of rounds), each request a scope: DataLoader instance per request vs weft ambient',
-)
-printTable(
-  figures.map((figure) => ({
-    workload: figure.workload,
-    'round trips': figure.roundTripsPerRequest,
-    DataLoader: figure.results[0]?.nsPerUnit ?? Number.NaN,
-    weft: figure.results[1]?.nsPerUnit ?? Number.NaN,
-    'weft / DataLoader': figure.ratioToDataLoader,
-    '95% interval': figure.ratioInterval.map((ratio) => ratio.toFixed(2)).join('-'),
-  })),
-)
-const listeners = figures.flatMap((figure) =>
-  figure.results.filter((result) => result.name.includes('listener')),
-)
-for (const result of listeners) {
-  console.log(
-    `\nWith an AbortSignal listener per load instead of a cancellation-tree leaf: ${result.nsPerUnit.toFixed(0)} ns per load`,
-  )
+type Figure = Awaited<ReturnType<typeof compare>>
+
+/** The figures of workload `index`, measured in a process of its own (see the module comment). */
+function compareInOwnProcess(index: number): Figure {
+  const output = execFileSync(process.execPath, [...process.execArgv, import.meta.filename, String(index)], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  return JSON.parse(output) as Figure
 }
-const file = writeResults('batch', { workloads: figures })
-console.log(`\nfigures written to ${file}`)
+
+/** Prints the figures of every workload and writes them to bench/results/batch.json. */
+function report(figures: Figure[]): void {
+  console.log(
+    '\nCost per load (ns, median of rounds), each request a scope: DataLoader instance per request vs weft ambient',
+  )
+  printTable(
+    figures.map((figure) => ({
+      workload: figure.workload,
+      'round trips': figure.roundTripsPerRequest,
+      DataLoader: figure.results[0]?.nsPerUnit ?? Number.NaN,
+      weft: figure.results[1]?.nsPerUnit ?? Number.NaN,
+      'weft / DataLoader': figure.ratioToDataLoader,
+      '95% interval': figure.ratioInterval.map((ratio) => ratio.toFixed(2)).join('-'),
+    })),
+  )
+  const listeners = figures.flatMap((figure) =>
+    figure.results.filter((result) => result.name.includes('listener')),
+  )
+  for (const result of listeners) {
+    console.log(
+      `\nWith an AbortSignal listener per load instead of a cancellation-tree leaf: ${result.nsPerUnit.toFixed(0)} ns per load`,
+    )
+  }
+  const file = writeResults('batch', { workloads: figures })
+  console.log(`\nfigures written to ${file}`)
+}
+
+const only = process.argv[2]
+// A child measures one workload and hands its figures to the parent as JSON.
+if (only !== undefined) process.stdout.write(JSON.stringify(await compare(Number(only))))
+else report(forDataLoader.workloads.map((_, index) => compareInOwnProcess(index)))

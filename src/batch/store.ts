@@ -2,8 +2,9 @@ import { clock } from '../core/clock.ts'
 import { checkCount, checkDuration, checkOptions, checkString } from '../core/validate.ts'
 
 /**
- * Where a {@link sharedCache} keeps its entries: an in-memory LRU ({@link memoryStore}) or a shared
- * server (the memcache adapter). Three calls, all asynchronous, so that a networked store fits as is:
+ * Where a {@link sharedCache} keeps its entries: an in-memory LRU ({@link memoryStore}) or shared
+ * servers (`memcacheStore` of `weft/memcache`). Three calls, all asynchronous, so that a networked
+ * store fits as is:
  *
  * - `get(key)` resolves to what `set` stored under `key`, or `undefined` when there is none (never
  *   set, deleted, expired or evicted);

@@ -1,20 +1,11 @@
 import assert from 'node:assert/strict'
-import { createServer } from 'node:net'
 import { after, before, describe, it } from 'node:test'
 import { BackendRefused, BackendTimeout, BackendUnavailable, systemClock } from 'weft'
 import { type Memcache, memcacheClient } from 'weft/memcache'
 import { type MemcachedServers, startMemcached } from '../../../src/testing/memcached.ts'
+import { closedPort } from './closed-port.ts'
 import { eventually } from './eventually.ts'
 import { fakeServer } from './fake-server.ts'
-
-/** A port nothing listens on: connections to it are refused. */
-async function closedPort(): Promise<string> {
-  const probe = createServer()
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve))
-  const address = probe.address()
-  await new Promise((resolve) => probe.close(resolve))
-  return `127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`
-}
 
 /** Rejects with what `call` rejects with, and how long that took in ms. */
 async function failure(call: Promise<unknown>): Promise<{ error: unknown; ms: number }> {

@@ -2,7 +2,14 @@ import { clock } from '../core/clock.ts'
 import { currentSpan } from '../core/context.ts'
 import { AbortError, isAbort } from '../core/errors.ts'
 import { ambient, type Node } from '../core/node.ts'
-import { checkDuration, checkFunction, checkOptions, checkString, describe } from '../core/validate.ts'
+import {
+  checkDuration,
+  checkFunction,
+  checkMethods,
+  checkOptions,
+  checkString,
+  describe,
+} from '../core/validate.ts'
 import type { Span } from '../trace/span.ts'
 import { detached, Flight } from './flight.ts'
 import { type CacheStore, memoryStore } from './store.ts'
@@ -372,14 +379,11 @@ function checkKey(where: string, key: unknown): asserts key is string {
 }
 
 function checkStore(store: unknown): asserts store is CacheStore {
-  const missing = ['get', 'set', 'delete'].filter(
-    (method) => typeof (store as Record<string, unknown> | null)?.[method] !== 'function',
-  )
-  if (missing.length > 0) {
-    throw new TypeError(
-      `sharedCache(): options.store must be a cache store (get, set, delete), got ${describe(store)} without ${missing.join(', ')}`,
-    )
-  }
+  checkMethods('sharedCache()', 'options.store', 'a cache store (get, set, delete)', store, [
+    'get',
+    'set',
+    'delete',
+  ])
 }
 
 function isEnvelope<V>(found: unknown): found is Envelope<V> {

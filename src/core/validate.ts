@@ -10,8 +10,8 @@ export function describe(value: unknown): string {
   return Array.isArray(value) ? 'an array' : 'an object'
 }
 
-function fail(where: string, what: string, expected: string, value: unknown): never {
-  throw new TypeError(`${where}: ${what} must be ${expected}, got ${describe(value)}`)
+function fail(where: string, what: string, expected: string, value: unknown, detail = ''): never {
+  throw new TypeError(`${where}: ${what} must be ${expected}, got ${describe(value)}${detail}`)
 }
 
 export function checkFunction(
@@ -48,6 +48,20 @@ export function checkSignal(where: string, what: string, value: unknown): assert
 
 export function checkString(where: string, what: string, value: unknown): asserts value is string {
   if (typeof value !== 'string') fail(where, what, 'a string', value)
+}
+
+/** An object with each of `methods` (e.g. a store a caller plugs in); the message names those missing. */
+export function checkMethods(
+  where: string,
+  what: string,
+  expected: string,
+  value: unknown,
+  methods: readonly string[],
+): void {
+  const missing = methods.filter(
+    (method) => typeof (value as Record<string, unknown> | null)?.[method] !== 'function',
+  )
+  if (missing.length > 0) fail(where, what, expected, value, ` without ${missing.join(', ')}`)
 }
 
 export function checkOptions(where: string, value: unknown): asserts value is object | undefined {

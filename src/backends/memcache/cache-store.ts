@@ -1,6 +1,6 @@
 import type { CacheStore } from '../../batch/store.ts'
 import { clock } from '../../core/clock.ts'
-import { checkDuration, checkOptions, checkString, describe } from '../../core/validate.ts'
+import { checkDuration, checkMethods, checkOptions, checkString } from '../../core/validate.ts'
 import type { Memcache } from './memcache.ts'
 
 /** Options of {@link memcacheStore}. */
@@ -57,14 +57,11 @@ export class MemcacheStore implements CacheStore {
 
   /** @internal Use {@link memcacheStore}. */
   constructor(memcache: Memcache, options: MemcacheStoreOptions = {}) {
-    const missing = ['getJson', 'setJson', 'delete'].filter(
-      (method) => typeof (memcache as unknown as Record<string, unknown> | null)?.[method] !== 'function',
-    )
-    if (missing.length > 0) {
-      throw new TypeError(
-        `memcacheStore(): memcache must be a weft/memcache client, got ${describe(memcache)} without ${missing.join(', ')}`,
-      )
-    }
+    checkMethods('memcacheStore()', 'memcache', 'a weft/memcache client', memcache, [
+      'getJson',
+      'setJson',
+      'delete',
+    ])
     checkOptions('memcacheStore()', options)
     const { prefix = '' } = options
     checkString('memcacheStore()', 'options.prefix', prefix)

@@ -2,7 +2,6 @@
 // connections, stalls or answers garbage; a memcached server killed; Redis unreachable; the database
 // refusing. Each a bounded wait, then an answer that says what it lacks, or a 503 naming the backend.
 import assert from 'node:assert/strict'
-import { createServer } from 'node:net'
 import { after, before, describe, test } from 'node:test'
 import Fastify, { type FastifyInstance, type RouteHandlerMethod } from 'fastify'
 import { BackendRefused } from 'weft'
@@ -10,6 +9,7 @@ import { type Database, embeddedDatabase } from 'weft/sql'
 import { startMemcached } from 'weft/testing'
 import { type Call, mapCalls } from '../../service/backend-calls.ts'
 import { sessionKey } from '../../service/pipeline.ts'
+import { closedPort } from '../support/closed-port.ts'
 import { lisbonVisitor, loadTestData } from './fixtures.ts'
 import { cookieOf, eventually, type Response, type StartOptions, startService } from './support.ts'
 
@@ -21,15 +21,6 @@ before(async () => {
 after(() => db.close())
 
 const start = (options: Omit<StartOptions, 'db'> = {}) => startService({ db, worker: false, ...options })
-
-/** A port nothing listens on (taken, then released). */
-async function closedPort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 /** A geocoder impostor on a free port. */
 async function fakeGeocoder(handler: RouteHandlerMethod): Promise<FastifyInstance> {

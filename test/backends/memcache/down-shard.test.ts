@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test'
 import { BackendRefused, BackendTimeout, BackendUnavailable, systemClock } from 'weft'
 import { type Memcache, memcacheClient } from 'weft/memcache'
 import { type MemcachedServers, startMemcached } from '../../../src/testing/memcached.ts'
-import { closedPort } from './closed-port.ts'
+import { closedPort } from '../../support/closed-port.ts'
 import { eventually } from './eventually.ts'
 import { fakeServer } from './fake-server.ts'
 
@@ -20,7 +20,7 @@ async function failure(call: Promise<unknown>): Promise<{ error: unknown; ms: nu
 
 describe('a server that refuses connections', () => {
   it('fails the first calls with BackendRefused, then fails fast with BackendUnavailable naming it', async () => {
-    const address = await closedPort()
+    const address = `127.0.0.1:${await closedPort()}`
     const cache = memcacheClient({
       servers: [address],
       timeout: 5000,

@@ -1,8 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { connect, createServer } from 'node:net'
+import { connect } from 'node:net'
 import { systemClock } from '../core/clock.ts'
 import { checkCount, checkOptions, checkString } from '../core/validate.ts'
+import { freePort } from './free-port.ts'
 
 /** Options of {@link startMemcached}. */
 export interface StartMemcachedOptions {
@@ -206,16 +207,4 @@ async function terminate(child: ChildProcess, signal: NodeJS.Signals): Promise<v
   const exited = once(child, 'exit')
   child.kill(signal)
   await exited
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer()
-    probe.once('error', reject)
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address()
-      const port = typeof address === 'object' && address !== null ? address.port : 0
-      probe.close(() => resolve(port))
-    })
-  })
 }

@@ -1,8 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { once } from 'node:events'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { checkOptions, checkString } from '../core/validate.ts'
+import { freePort } from './free-port.ts'
 
 /** Options of {@link startRedisServer}. */
 export interface RedisServerOptions {
@@ -127,16 +126,4 @@ function ready(child: ChildProcess): Promise<void> {
     child.once('exit', onExit)
     child.once('error', onError)
   })
-}
-
-/** A port nothing listens on right now (the kernel's pick), on 127.0.0.1. */
-async function freePort(): Promise<number> {
-  const server = createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const address = server.address()
-  server.close()
-  await once(server, 'close')
-  if (address === null || typeof address === 'string') throw new Error('cannot find a free port')
-  return address.port
 }

@@ -9,7 +9,7 @@ import { type Database, embeddedDatabase } from 'weft/sql'
 import { startMemcached } from 'weft/testing'
 import { type Call, mapCalls } from '../../service/backend-calls.ts'
 import { sessionKey } from '../../service/pipeline.ts'
-import { closedPort } from '../support/closed-port.ts'
+import { freePort } from '../../src/testing/free-port.ts'
 import { lisbonVisitor, loadTestData } from './fixtures.ts'
 import { cookieOf, eventually, type Response, type StartOptions, startService } from './support.ts'
 
@@ -36,7 +36,7 @@ function backendsOf(response: Response): string[] {
 
 describe('the geocoder', () => {
   test('refusing connections: an answer without location', async () => {
-    await using service = await start({ env: { GEOCODER_URL: `http://127.0.0.1:${await closedPort()}` } })
+    await using service = await start({ env: { GEOCODER_URL: `http://127.0.0.1:${await freePort()}` } })
     const response = await service.search(lisbonVisitor, { q: 'lis' })
     assert.equal(response.status, 200)
     assert.equal(response.body.location, null)
@@ -158,7 +158,7 @@ describe('memcache', () => {
 
 describe('redis', () => {
   test('unreachable: no result is demoted, and the answer comes', async () => {
-    await using service = await start({ env: { REDIS_URL: `redis://127.0.0.1:${await closedPort()}` } })
+    await using service = await start({ env: { REDIS_URL: `redis://127.0.0.1:${await freePort()}` } })
     const response = await service.search(lisbonVisitor, { q: 'lis' })
     assert.equal(response.status, 200)
     assert.deepEqual(backendsOf(response), ['redis'])

@@ -7,8 +7,8 @@ import { BackendUnavailable } from 'weft'
 import { sharedCache } from 'weft/batch'
 import { embeddedMemcache, type Memcache, memcacheClient, memcacheStore } from 'weft/memcache'
 import { withVirtualClock } from 'weft/testing'
+import { freePort } from '../../../src/testing/free-port.ts'
 import { type MemcachedServers, startMemcached } from '../../../src/testing/memcached.ts'
-import { closedPort } from '../../support/closed-port.ts'
 
 let memcached: MemcachedServers
 before(async () => {
@@ -108,7 +108,7 @@ describe('memcacheStore: bad input', () => {
 
 describe('memcacheStore: servers that are down', () => {
   it('fails with the backend error; a shared cache over it loads from the source and reports it', async () => {
-    const memcache = memcacheClient({ servers: [`127.0.0.1:${await closedPort()}`], timeout: 2000 })
+    const memcache = memcacheClient({ servers: [`127.0.0.1:${await freePort()}`], timeout: 2000 })
     try {
       const store = memcacheStore(memcache)
       const reported: unknown[] = []

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { BackendRefused, BackendTimeout, BackendUnavailable, systemClock } from 'weft'
 import { type Memcache, memcacheClient } from 'weft/memcache'
+import { freePort } from '../../../src/testing/free-port.ts'
 import { type MemcachedServers, startMemcached } from '../../../src/testing/memcached.ts'
-import { closedPort } from '../../support/closed-port.ts'
 import { eventually } from './eventually.ts'
 import { fakeServer } from './fake-server.ts'
 
@@ -20,7 +20,7 @@ async function failure(call: Promise<unknown>): Promise<{ error: unknown; ms: nu
 
 describe('a server that refuses connections', () => {
   it('fails the first calls with BackendRefused, then fails fast with BackendUnavailable naming it', async () => {
-    const address = `127.0.0.1:${await closedPort()}`
+    const address = `127.0.0.1:${await freePort()}`
     const cache = memcacheClient({
       servers: [address],
       timeout: 5000,

@@ -155,14 +155,15 @@ export class TraceStore {
       ;(this.#entries.get(trace.id) ?? this.#underWay.get(trace.id))?.parts.push(trace.compact())
       return
     }
-    const begun = this.#underWay.get(trace.id)
-    if (begun !== undefined) this.#underWay.delete(trace.id)
+    // A request's own trace id was drawn in this process (one that continues a remote trace has a
+    // remote parent, above): the only entry it can have is the one `begin` made.
     const request = this.#keep(trace)
     if (request === undefined) {
-      this.#forget(trace.id)
-      if (begun !== undefined) wakeAll(begun)
+      this.#forget(trace.id, this.#underWay)
       return
     }
+    const begun = this.#underWay.get(trace.id)
+    if (begun !== undefined) this.#underWay.delete(trace.id)
     const entry = this.#entry(trace.id, begun)
     entry.parts.push(trace.compact())
     this.#notable += Number(notable(request)) - Number(notable(entry.request))
@@ -174,12 +175,9 @@ export class TraceStore {
   begin(id: string): void {
     if (this.#entries.has(id) || this.#underWay.has(id)) return
     this.#underWay.set(id, { parts: [], request: undefined, waiters: undefined })
-    if (this.#underWay.size > this.#capacity) {
-      // A request whose trace never came (its listener was not this store): the oldest goes.
-      const [oldest, entry] = this.#underWay.entries().next().value as [string, Entry]
-      this.#underWay.delete(oldest)
-      wakeAll(entry)
-    }
+    // A request whose trace never came (its listener was not this store): the oldest goes.
+    if (this.#underWay.size > this.#capacity)
+      this.#forget(this.#underWay.keys().next().value as string, this.#underWay)
   }
 
   /**
@@ -283,12 +281,16 @@ export class TraceStore {
     return true
   }
 
-  /** Drops what is held under `id`, waking whoever waits for it (they then find nothing). */
-  #forget(id: string): void {
-    const entry = this.#entries.get(id)
-    this.#entries.delete(id)
-    this.#notable -= Number(notable(entry?.request))
-    if (entry !== undefined) wakeAll(entry)
+  /**
+   * Drops what `held` (the kept requests, or those under way) holds under `id`, waking whoever waits
+   * for it (they then find nothing).
+   */
+  #forget(id: string, held: Map<string, Entry>): void {
+    const entry = held.get(id)
+    if (entry === undefined) return
+    held.delete(id)
+    this.#notable -= Number(notable(entry.request))
+    wakeAll(entry)
   }
 
   /** The kept entry of `id`, made (from `begun`, the request's entry while under way, if any) if need be. */
@@ -297,7 +299,7 @@ export class TraceStore {
     if (entry === undefined) {
       entry = begun ?? { parts: [], request: undefined, waiters: undefined }
       this.#entries.set(id, entry)
-      if (this.#entries.size > this.#capacity) this.#forget(this.#victim())
+      if (this.#entries.size > this.#capacity) this.#forget(this.#victim(), this.#entries)
     }
     return entry
   }

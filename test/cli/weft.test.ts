@@ -3,14 +3,13 @@
 // and against a running search service.
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { once } from 'node:events'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { type AddressInfo, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, test } from 'node:test'
 import { renderWaterfall, type Scope, sleep } from 'weft'
 import { embeddedDatabase } from 'weft/sql'
+import { freePort } from '../../src/testing/free-port.ts'
 import { lisbonVisitor, loadTestData } from '../service/fixtures.ts'
 import { startService } from '../service/support.ts'
 import { record } from '../trace/helpers.ts'
@@ -137,11 +136,7 @@ test('weft trace <id> asks a running service, --url or WEFT_URL; an unknown id f
 
 test("a service that is not there, or a URL that is no service's: exit 1 saying so", async () => {
   // A port that was free a moment ago: nothing listens there.
-  const server = createServer().listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as AddressInfo
-  server.close()
-  await once(server, 'close')
+  const port = await freePort()
   const down = await weft(['trace', 'ab'.repeat(16), '--url', `http://127.0.0.1:${port}`])
   assert.equal(down.code, 1)
   assert.equal(

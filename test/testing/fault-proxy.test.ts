@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test'
 import { Redis as IORedis } from 'ioredis'
 import pg from 'pg'
 import { startFaultProxy } from '../../src/testing/fault-proxy.ts'
+import { freePort } from '../../src/testing/free-port.ts'
 import { startRedisServer } from '../../src/testing/redis.ts'
 
 /** An echo server that keeps its sockets, so a test can see what the proxy did to the server side. */
@@ -201,11 +202,7 @@ describe('startFaultProxy', () => {
   })
 
   it('a server that refuses: the client is reset', async () => {
-    const closed = createServer().listen(0, '127.0.0.1')
-    await once(closed, 'listening')
-    const { port } = closed.address() as { port: number }
-    closed.close()
-    await using proxy = await startFaultProxy({ target: `127.0.0.1:${port}` })
+    await using proxy = await startFaultProxy({ target: `127.0.0.1:${await freePort()}` })
     const a = connect(proxy.port, '127.0.0.1')
     assert.equal(await failure(a), 'ECONNRESET')
   })

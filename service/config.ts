@@ -63,6 +63,14 @@ export interface Config {
   /** `TRACE_CAPACITY`: how many recent traces `/_weft/traces` keeps (the oldest go first). Default 200. */
   readonly traceCapacity: number
   /**
+   * `TRACE_RECORD_PER_SECOND`: searches traced at most this many a second (a burst of that many, then
+   * that many a second); the others are not recorded at all, which bounds what tracing costs under
+   * load, and one of them that fails or is slow is kept as a trace of its request alone, without
+   * its backend calls. `0` records none. Process-wide: the first server of a process sets it.
+   * Default: no bound, every request recorded (its critical path there to see if it is kept).
+   */
+  readonly traceRecordPerSecond: number
+  /**
    * `TRACE_SAMPLE_RATE`: the fraction, from 0 to 1, of ordinary requests whose trace is kept; errors,
    * cancellations and slow requests are kept whatever it says. Default 1.
    */
@@ -133,6 +141,13 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     requestTimeout: wholeNumber('REQUEST_TIMEOUT_MS', read('REQUEST_TIMEOUT_MS'), 2000, 1, 600_000),
     maxInFlight: wholeNumber('MAX_IN_FLIGHT', read('MAX_IN_FLIGHT'), 32, 1, 100_000),
     traceCapacity: wholeNumber('TRACE_CAPACITY', read('TRACE_CAPACITY'), 200, 1, 100_000),
+    traceRecordPerSecond: wholeNumber(
+      'TRACE_RECORD_PER_SECOND',
+      read('TRACE_RECORD_PER_SECOND'),
+      Number.POSITIVE_INFINITY,
+      0,
+      1_000_000,
+    ),
     traceSampleRate: fraction('TRACE_SAMPLE_RATE', read('TRACE_SAMPLE_RATE'), 1),
     traceKeepPerSecond: wholeNumber('TRACE_KEEP_PER_SECOND', read('TRACE_KEEP_PER_SECOND'), 10, 0, 1_000_000),
     traceSlowMs: wholeNumber('TRACE_SLOW_MS', read('TRACE_SLOW_MS'), 500, 0, 600_000),

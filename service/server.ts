@@ -51,6 +51,7 @@ export type ServerConfig = Pick<
   | 'requestTimeout'
   | 'maxInFlight'
   | 'traceCapacity'
+  | 'traceRecordPerSecond'
   | 'traceSampleRate'
   | 'traceKeepPerSecond'
   | 'traceSlowMs'
@@ -76,7 +77,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   const { config, traces = traceStoreFor(config), logger = false, metrics = new ServiceMetrics() } = options
   const app = Fastify(fastifyLogging(logger)) as unknown as FastifyInstance
   const backends = observe(app, options.backends, { metrics })
-  const stopTracing = traceInto(traces, options.onTrace)
+  const stopTracing = traceInto(traces, options.onTrace, config.traceRecordPerSecond)
   app.addHook('onClose', async () => stopTracing())
   await app.register(weftFastify, {
     defaultDeadline: config.requestTimeout,
@@ -104,20 +105,25 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   app.get('/', (_request, reply) => reply.type('text/html; charset=utf-8').send(searchPage))
   app.get('/healthz', async () => ({ status: 'ok' }))
 
-  app.get('/search', async (request, reply) => {
-    const traceId = request.scope.span?.trace.id
-    if (traceId !== undefined) {
-      reply.header('x-trace-id', traceId)
-      traces.begin(traceId)
-      // What was searched, for the trace pages: which request was the slow one.
-      request.scope.span?.setAttribute('url.query', request.url.split('?')[1] ?? '')
-    }
+  const answer = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
     const asked = searchRequest(request, config, cookies)
     await admission.run(
       () => search(backends, asked, exchange(request, reply, cookies), settings),
       currentSignal(),
     )
     return reply
+  }
+  app.get('/search', async (request, reply) => {
+    const traceId = request.scope.span?.trace.id
+    if (traceId === undefined) {
+      const name = `${request.method} ${request.routeOptions.url}`
+      return traces.untraced(name, request.url, () => answer(request, reply))
+    }
+    reply.header('x-trace-id', traceId)
+    traces.begin(traceId)
+    // What was searched, for the trace pages: which request was the slow one.
+    request.scope.span?.setAttribute('url.query', request.url.split('?')[1] ?? '')
+    return answer(request, reply)
   })
 
   await app.register(traceRoutes, { traces })
@@ -244,10 +250,11 @@ function refuseConnect(socket: Socket): void {
 const stores = new Map<TraceStore, TraceListener | undefined>()
 let restoreTracing: (() => void) | undefined
 
-function traceInto(store: TraceStore, also: TraceListener | undefined): () => void {
+function traceInto(store: TraceStore, also: TraceListener | undefined, perSecond: number): () => void {
   stores.set(store, also)
   restoreTracing ??= configureTracing({
     enabled: true,
+    perSecond,
     onTrace: (trace: Trace) => {
       for (const [each, listener] of stores) {
         each.add(trace)

@@ -16,8 +16,13 @@
  * part continuing a request is kept only with its request. When the ring is full, the oldest trace
  * goes, but the notable ones (failed, cancelled, slow) are passed over while they hold no more than
  * half of it.
+ *
+ * Recording every request costs it its spans, whether it is kept or not (a search in memory, eight
+ * at a time: 15-20% of its CPU). `TRACE_RECORD_PER_SECOND` bounds how many are recorded at all
+ * (head sampling, before the request runs); a search not recorded that fails, is cancelled or is
+ * slow is still kept, as a trace of its one span ({@link TraceStore.untraced}).
  */
-import { type CompactTrace, clock, type SpanData, type Trace } from 'weft'
+import { Allowance, type CompactTrace, clock, isAbort, type SpanData, Trace } from 'weft'
 import type { Config } from './config.ts'
 
 /** How a request ended, as its root span says. */
@@ -105,7 +110,6 @@ export function traceStoreFor(
 export class TraceStore {
   readonly #capacity: number
   readonly #sampleRate: number
-  readonly #perSecond: number
   readonly #slowMs: number
   readonly #random: () => number
   readonly #ignore: (name: string) => boolean
@@ -121,11 +125,8 @@ export class TraceStore {
   readonly #underWay = new Map<string, Entry>()
   /** How many of the entries are notable (see {@link notable}). */
   #notable = 0
-  /** The ordinary requests that may still be kept now (see `perSecond`), and when that was counted. */
-  #allowance: number
-  #countedAt: number | undefined = undefined
-  /** The most the allowance holds: `perSecond`, but at least one while it is not 0. */
-  readonly #burst: number
+  /** The ordinary requests that may still be kept (see `perSecond`). */
+  readonly #allowance: Allowance
 
   constructor(options: TraceStoreOptions = {}) {
     checkOptions(options)
@@ -139,9 +140,7 @@ export class TraceStore {
     } = options
     this.#capacity = capacity
     this.#sampleRate = sampleRate
-    this.#perSecond = perSecond
-    this.#burst = perSecond === 0 ? 0 : Math.max(1, perSecond)
-    this.#allowance = this.#burst
+    this.#allowance = new Allowance(perSecond)
     this.#slowMs = slowMs
     this.#random = random
     this.#ignore = ignore
@@ -169,6 +168,35 @@ export class TraceStore {
     this.#notable += Number(notable(request)) - Number(notable(entry.request))
     entry.request = request
     wakeAll(entry)
+  }
+
+  /**
+   * Runs `serve`, a request that tracing does not record (over `TRACE_RECORD_PER_SECOND`: see
+   * `configureTracing`'s `perSecond`), named `name` (`GET /search`), for `url`. When it fails,
+   * is cancelled or is slow, it is kept all the same, as a trace of its one span (no backend calls:
+   * nothing recorded them), from when `serve` began to when it settled, with `weft.recorded` false;
+   * otherwise it costs nothing but two clock reads.
+   */
+  async untraced<T>(name: string, url: string, serve: () => Promise<T>): Promise<T> {
+    const start = clock().now()
+    let failed = false
+    let error: unknown
+    try {
+      return await serve()
+    } catch (thrown) {
+      failed = true
+      error = thrown
+      throw thrown
+    } finally {
+      if (failed || clock().now() - start >= this.#slowMs) {
+        const trace = new Trace()
+        const root = trace.open(undefined, name, 'server', start)
+        root.setAttributes({ 'url.query': url.split('?')[1] ?? '', 'weft.recorded': false })
+        if (failed) root.finish(isAbort(error) ? 'cancelled' : 'error', error)
+        else root.finish('ok')
+        this.add(trace)
+      }
+    }
   }
 
   /** Announces a request under way, so that `get` waits for its trace rather than answering none. */
@@ -231,7 +259,7 @@ export class TraceStore {
     return {
       capacity: this.#capacity,
       sampleRate: this.#sampleRate,
-      perSecond: this.#perSecond,
+      perSecond: this.#allowance.perSecond,
       slowMs: this.#slowMs,
     }
   }
@@ -252,7 +280,7 @@ export class TraceStore {
         ? status
         : duration >= this.#slowMs
           ? 'slow'
-          : this.#sampleRate > 0 && this.#random() < this.#sampleRate && this.#allowed()
+          : this.#sampleRate > 0 && this.#random() < this.#sampleRate && this.#allowance.take()
             ? 'sampled'
             : undefined
     if (kept === undefined) return undefined
@@ -266,19 +294,6 @@ export class TraceStore {
       start: root.start,
       kept,
     }
-  }
-
-  /** Whether one more ordinary request may be kept now, counting it if so: see `perSecond`. */
-  #allowed(): boolean {
-    const perSecond = this.#perSecond
-    if (perSecond === Number.POSITIVE_INFINITY) return true
-    const now = clock().now()
-    const since = this.#countedAt === undefined ? 0 : Math.max(0, now - this.#countedAt)
-    this.#allowance = Math.min(this.#burst, this.#allowance + (since * perSecond) / 1000)
-    this.#countedAt = now
-    if (this.#allowance < 1) return false
-    this.#allowance -= 1
-    return true
   }
 
   /**

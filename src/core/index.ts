@@ -1,3 +1,4 @@
+export { Allowance } from './allowance.ts'
 export { type Awaitable, asCompleted } from './as-completed.ts'
 export { type Clock, clock, systemClock, type TimerHandle, useClock } from './clock.ts'
 export { currentDeadline, currentScope, currentSignal, currentSpan, remaining } from './context.ts'

@@ -1,3 +1,4 @@
+import { Allowance } from '../core/allowance.ts'
 import { ambient } from '../core/node.ts'
 import { type AttributeValue, type Span, type SpanKind, Trace, type TraceListener } from './span.ts'
 
@@ -7,6 +8,14 @@ export interface TracingOptions {
   enabled?: boolean
   /** Fraction of requests traced, from 0 to 1. Default 1. */
   sampleRate?: number
+  /**
+   * At most this many new requests traced a second (of those `sampleRate` picks), on weft's clock: a
+   * burst of that many, then that many a second. What bounds tracing's cost under load, where a
+   * trace store keeps only a few requests a second anyway: below the bound every request is traced,
+   * above it the others cost one check. Requests continuing a remote trace, and scopes given their
+   * own `trace` option, are traced whatever it says. Default Infinity (no bound).
+   */
+  perSecond?: number
   /** Receives each finished trace (export it, keep it in a ring, print it). */
   onTrace?: TraceListener
 }
@@ -14,10 +23,12 @@ export interface TracingOptions {
 interface TracingConfig {
   enabled: boolean
   sampleRate: number
+  /** Undefined for no bound. */
+  allowance: Allowance | undefined
   onTrace: TraceListener | undefined
 }
 
-let config: TracingConfig = { enabled: false, sampleRate: 1, onTrace: undefined }
+let config: TracingConfig = { enabled: false, sampleRate: 1, allowance: undefined, onTrace: undefined }
 
 /**
  * Sets the process-wide tracing defaults and returns a function that restores the previous ones.
@@ -34,7 +45,7 @@ let config: TracingConfig = { enabled: false, sampleRate: 1, onTrace: undefined 
  * ```
  */
 export function configureTracing(options: TracingOptions): () => void {
-  const { sampleRate = 1 } = options
+  const { sampleRate = 1, perSecond = Number.POSITIVE_INFINITY } = options
   if (typeof sampleRate !== 'number' || !(sampleRate >= 0 && sampleRate <= 1)) {
     throw new TypeError(
       `configureTracing(): options.sampleRate must be a number from 0 to 1, got ${String(sampleRate)}`,
@@ -45,8 +56,18 @@ export function configureTracing(options: TracingOptions): () => void {
       `configureTracing(): options.onTrace must be a function, got ${typeof options.onTrace}`,
     )
   }
+  if (typeof perSecond !== 'number' || !(perSecond >= 0)) {
+    throw new TypeError(
+      `configureTracing(): options.perSecond must be a number, 0 or more (Infinity for no bound), got ${String(perSecond)}`,
+    )
+  }
   const previous = config
-  config = { enabled: options.enabled ?? false, sampleRate, onTrace: options.onTrace }
+  config = {
+    enabled: options.enabled ?? false,
+    sampleRate,
+    allowance: perSecond === Number.POSITIVE_INFINITY ? undefined : new Allowance(perSecond),
+    onTrace: options.onTrace,
+  }
   return () => {
     config = previous
   }
@@ -74,7 +95,9 @@ export function startTrace(
   const traced =
     explicit !== undefined ||
     remote !== undefined ||
-    (config.enabled && (config.sampleRate >= 1 || Math.random() < config.sampleRate))
+    (config.enabled &&
+      (config.sampleRate >= 1 || Math.random() < config.sampleRate) &&
+      (config.allowance === undefined || config.allowance.take()))
   return traced ? new Trace(listener, remote?.traceId, remote?.spanId) : undefined
 }
 

@@ -3,13 +3,15 @@
 // test data), so that a request costs only the service's own CPU and the overhead of observing it
 // shows whole; or on real servers, as in production. `parts` says what is observed:
 //   trace    weft tracing of every request into the trace store (as `npm start` does);
+//   trace10  tracing of at most 10 searches a second (TRACE_RECORD_PER_SECOND=10), the others not
+//            recorded at all (a failed or slow one kept as its request alone);
 //   metrics  /metrics (observability/metrics.ts);
 //   logs     one pino line per request at info, written to /dev/null (the cost of the line, not a disk);
 //   otlp     every trace exported over OTLP/HTTP to OTEL_EXPORTER_OTLP_ENDPOINT;
 //   otlp10   a tenth of them (the SDK's OTEL_TRACES_SAMPLER=traceidratio, OTEL_TRACES_SAMPLER_ARG=0.1).
 import type { FastifyInstance } from 'fastify'
 import { pino } from 'pino'
-import type { TraceListener } from 'weft'
+import type { TraceListener, TracingOptions } from 'weft'
 import type { Backends } from '../service/backend-calls.ts'
 import { openBackends } from '../service/backends.ts'
 import { type Config, loadConfig } from '../service/config.ts'
@@ -21,14 +23,27 @@ import { traceStoreFor } from '../service/traces.ts'
 import { memoryData } from '../test/service/fixtures.ts'
 
 /** What can be observed; see the module comment. */
-export type Part = 'trace' | 'metrics' | 'logs' | 'otlp' | 'otlp10'
+export type Part = 'trace' | 'trace10' | 'metrics' | 'logs' | 'otlp' | 'otlp10'
 
 /** The parts named by `text`: `off`, `on` (trace, metrics, logs), or a comma-separated list. */
 export function partsOf(text: string): Set<Part> {
   if (text === 'off') return new Set()
-  return new Set(
-    text.split(',').flatMap((part) => (part === 'on' ? ['trace', 'metrics', 'logs'] : [part])) as Part[],
-  )
+  return new Set(text.split(',').flatMap((part) => expansions[part] ?? [part]) as Part[])
+}
+
+/** The parts a name stands for: `on` for three, `trace10` for a bound on `trace`. */
+const expansions: Record<string, Part[]> = {
+  on: ['trace', 'metrics', 'logs'],
+  trace10: ['trace', 'trace10'],
+}
+
+/**
+ * The process-wide tracing `parts` asks for, traces handed to `onTrace`: for a caller that sets it
+ * itself (several servers in one process, each measured in its turn) rather than through the server.
+ */
+export function tracingOf(parts: Set<Part>, onTrace: TraceListener): TracingOptions {
+  if (!parts.has('trace')) return { enabled: false }
+  return { enabled: true, onTrace, perSecond: parts.has('trace10') ? 10 : Number.POSITIVE_INFINITY }
 }
 
 /**
@@ -47,6 +62,7 @@ export async function observedServer(
     TRUST_PROXY: '1',
     SESSION_SECRET: 'bench bench bench bench bench bench',
     RATE_LIMITS: 'ip=1000000000,network=1000000000,asn=1000000000,global=1000000000',
+    ...(parts.has('trace10') && { TRACE_RECORD_PER_SECOND: '10' }),
   }
   const { config, backends, sources, close, forget } =
     on === 'memory'

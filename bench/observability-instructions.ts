@@ -43,6 +43,7 @@ import {
   returningVisitorOf,
   type searches,
   searchOverHttp,
+  tracingOf,
 } from './observability-app.ts'
 
 const VARIANTS = process.env.VARIANTS?.split(';') ?? ['off', 'trace', 'metrics', 'trace,metrics']
@@ -100,7 +101,7 @@ async function serve(variant: string, over: Transport): Promise<void> {
   useClock(new VirtualClock())
   const parts = partsOf(variant)
   const { app, onTrace, forget } = await observedServer(parts, 'memory', 'manual')
-  configureTracing(parts.has('trace') ? { enabled: true, onTrace } : { enabled: false })
+  configureTracing(tracingOf(parts, onTrace))
   // callgrind_control acts when the process runs code: a timer keeps it doing so while it waits.
   const awake = setInterval(() => {}, 5)
   const commands = createInterface({ input: process.stdin })

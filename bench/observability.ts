@@ -2,9 +2,11 @@
 //
 // The service on the in-memory backends (observability-app.ts: only the service's own CPU, where the
 // overhead shows whole) and on real servers (2. below), returning visitors repeating searches, in
-// variants: `off` (nothing observed), each part alone, `on` (weft tracing of every request into the trace store, /metrics, a log line per
-// request: what `npm start` does), `on,otlp` (on, plus every trace exported over OTLP/HTTP to a
-// receiver process that reads and drops them) and `on,otlp10` (a tenth of the traces exported).
+// variants: `off` (nothing observed), each part alone, `on` (weft tracing of every request into the
+// trace store, /metrics, a log line per request: what `npm start` does), `trace10,metrics` (tracing
+// of at most 10 searches a second, TRACE_RECORD_PER_SECOND=10, and metrics), `on,otlp` (on, plus
+// every trace exported over OTLP/HTTP to a receiver process that reads and drops them) and
+// `on,otlp10` (a tenth of the traces exported).
 // Variants run interleaved, round after round, the order rotating, so that noise on the machine (2
 // cores shared with other work) falls on every variant alike; each figure vs off is the median over
 // rounds of its ratio to `off` in the same round.
@@ -19,7 +21,8 @@
 //    collector threads). Run one at a time and 8 at a time (the second closer to a loaded server:
 //    its searches, each of a visitor of its own, share memcache batches and turns of the event
 //    loop). A server's throughput, when its CPU is what bounds it, is the inverse of this. Variants
-//    `off`, `trace,metrics` (what the 10% target is about) and `on`; not OTLP's, whose exporter
+//    `off`, `trace,metrics` (what the 10% target is about), `trace10,metrics` (the same with at most
+//    10 searches traced a second: TRACE_RECORD_PER_SECOND=10) and `on`; not OTLP's, whose exporter
 //    works in the background, on the CPU the others share. Two servers of the same variant
 //    (`off;off#2`) measure 0.97-0.99 apart one at a time: the method's own error.
 // 1. HTTP: each variant a server process of its own (observability-server.ts), driven by autocannon:
@@ -65,6 +68,7 @@ import {
   returningVisitorAt,
   returningVisitorOf,
   searchOverHttp,
+  tracingOf,
 } from './observability-app.ts'
 
 const TURN_ROUNDS = Number(process.env.TURN_ROUNDS ?? 10)
@@ -90,9 +94,17 @@ const WARM_UP_SECONDS = 1
 // may be left out (VARIANTS='trace;trace@base'), for that ratio alone.
 const chosen = process.env.VARIANTS?.split(';')
 const BASELINE = process.env.BASELINE
-const httpVariants = chosen ?? ['off', 'trace,metrics', 'metrics,logs', 'on', 'on,otlp10', 'on,otlp']
-const serverVariants = chosen ?? ['off', 'trace,metrics', 'metrics,logs', 'on']
-const turnVariants = chosen ?? ['off', 'trace,metrics', 'on']
+const httpVariants = chosen ?? [
+  'off',
+  'trace,metrics',
+  'trace10,metrics',
+  'metrics,logs',
+  'on',
+  'on,otlp10',
+  'on,otlp',
+]
+const serverVariants = chosen ?? ['off', 'trace,metrics', 'trace10,metrics', 'metrics,logs', 'on']
+const turnVariants = chosen ?? ['off', 'trace,metrics', 'trace10,metrics', 'on']
 const SERVER_RATE = Number(process.env.SERVER_RATE ?? 60)
 // In process there are no sockets and no other process: many short rounds, so that a burst of other
 // work on the machine spoils a few of them rather than the comparison (rounds of 150 requests, as
@@ -102,6 +114,7 @@ const IN_PROCESS_MS = Number(process.env.IN_PROCESS_MS ?? 600)
 const inProcessVariants = chosen ?? [
   'off',
   'trace',
+  'trace10,metrics',
   'metrics',
   'logs',
   'metrics,logs',
@@ -475,10 +488,7 @@ async function inProcessPart() {
   /** Runs `variant` for about `ms` of wall time; the CPU ms it used per request. */
   const run = async (variant: (typeof apps)[number], ms: number): Promise<number> => {
     // Each server's traces to its own listener only, as in a process of its own.
-    const restore = variant.configureTracing({
-      enabled: variant.parts.has('trace'),
-      onTrace: variant.onTrace,
-    })
+    const restore = variant.configureTracing(tracingOf(variant.parts, variant.onTrace))
     const before = process.cpuUsage()
     const start = performance.now()
     let requests = 0

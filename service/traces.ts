@@ -18,7 +18,7 @@
  * half of it.
  *
  * Recording every request costs it its spans, whether it is kept or not (a search in memory, eight
- * at a time: 15-20% of its CPU). `TRACE_RECORD_PER_SECOND` bounds how many are recorded at all
+ * at a time: about a tenth of its CPU). `TRACE_RECORD_PER_SECOND` bounds how many are recorded at all
  * (head sampling, before the request runs); a search not recorded that fails, is cancelled or is
  * slow is still kept, as a trace of its one span ({@link TraceStore.untraced}).
  */

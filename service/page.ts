@@ -48,7 +48,8 @@ async function search() {
   const where = body.location ? [body.location.city, body.location.country].filter(Boolean).join(', ') : 'somewhere'
   meta.textContent = 'You are near ' + where + '. Recent searches: ' + body.session.recent.join(', ') +
     (body.degraded.length ? '. Degraded: ' + body.degraded.map((d) => d.backend).join(', ') : '') + '. '
-  meta.append(traceLink(body.traceId))
+  // A search over TRACE_RECORD_PER_SECOND has no trace (null).
+  if (body.traceId) meta.append(traceLink(body.traceId))
   list.replaceChildren(...body.results.map((place) => {
     const item = text('li', place.name + ', ' + place.country + ' ')
     item.append(text('small', '(' + place.score + ': ' + place.why.join('; ') + ')'))

@@ -175,7 +175,7 @@ export class TraceStore {
    * `configureTracing`'s `perSecond`), named `name` (`GET /search`), for `url`. When it fails,
    * is cancelled or is slow, it is kept all the same, as a trace of its one span (no backend calls:
    * nothing recorded them), from when `serve` began to when it settled, with `weft.recorded` false;
-   * otherwise it costs nothing but two clock reads.
+   * otherwise it costs little more than two clock reads.
    */
   async untraced<T>(name: string, url: string, serve: () => Promise<T>): Promise<T> {
     const start = clock().now()

@@ -2,9 +2,10 @@
 // (service/memory-backends.ts: weft's in-process memcache shards and Redis, the corpus in memory, the
 // test data), so that a request costs only the service's own CPU and the overhead of observing it
 // shows whole; or on real servers, as in production. `parts` says what is observed:
-//   trace    weft tracing of every request into the trace store (as `npm start` does);
-//   trace10  tracing of at most 10 searches a second (TRACE_RECORD_PER_SECOND=10), the others not
-//            recorded at all (a failed or slow one kept as its request alone);
+//   trace    weft tracing into the trace store as `npm start` does it: at most 50 searches traced
+//            a second (TRACE_RECORD_PER_SECOND's default), the others not recorded at all (a failed
+//            or slow one kept as its request alone);
+//   traceall with `trace`, every search traced (TRACE_RECORD_PER_SECOND=1000000), as before session 24;
 //   metrics  /metrics (observability/metrics.ts);
 //   logs     one pino line per request at info, written to /dev/null (the cost of the line, not a disk);
 //   otlp     every trace exported over OTLP/HTTP to OTEL_EXPORTER_OTLP_ENDPOINT;
@@ -14,7 +15,7 @@ import { pino } from 'pino'
 import type { TraceListener, TracingOptions } from 'weft'
 import type { Backends } from '../service/backend-calls.ts'
 import { openBackends } from '../service/backends.ts'
-import { type Config, loadConfig } from '../service/config.ts'
+import { type Config, defaultTraceRecordPerSecond, loadConfig } from '../service/config.ts'
 import { memoryBackends } from '../service/memory-backends.ts'
 import { type MetricsSources, ServiceMetrics, serviceLogger } from '../service/observability/index.ts'
 import { type OtlpExport, otlpFromEnv } from '../service/observability/otlp.ts'
@@ -23,7 +24,7 @@ import { traceStoreFor } from '../service/traces.ts'
 import { memoryData } from '../test/service/fixtures.ts'
 
 /** What can be observed; see the module comment. */
-export type Part = 'trace' | 'trace10' | 'metrics' | 'logs' | 'otlp' | 'otlp10'
+export type Part = 'trace' | 'traceall' | 'metrics' | 'logs' | 'otlp' | 'otlp10'
 
 /** The parts named by `text`: `off`, `on` (trace, metrics, logs), or a comma-separated list. */
 export function partsOf(text: string): Set<Part> {
@@ -31,10 +32,10 @@ export function partsOf(text: string): Set<Part> {
   return new Set(text.split(',').flatMap((part) => expansions[part] ?? [part]) as Part[])
 }
 
-/** The parts a name stands for: `on` for three, `trace10` for a bound on `trace`. */
+/** The parts a name stands for: `on` for three, `traceall` for `trace` of every search. */
 const expansions: Record<string, Part[]> = {
   on: ['trace', 'metrics', 'logs'],
-  trace10: ['trace', 'trace10'],
+  traceall: ['trace', 'traceall'],
 }
 
 /**
@@ -43,7 +44,8 @@ const expansions: Record<string, Part[]> = {
  */
 export function tracingOf(parts: Set<Part>, onTrace: TraceListener): TracingOptions {
   if (!parts.has('trace')) return { enabled: false }
-  return { enabled: true, onTrace, perSecond: parts.has('trace10') ? 10 : Number.POSITIVE_INFINITY }
+  const perSecond = parts.has('traceall') ? Number.POSITIVE_INFINITY : defaultTraceRecordPerSecond
+  return { enabled: true, onTrace, perSecond }
 }
 
 /**
@@ -62,7 +64,7 @@ export async function observedServer(
     TRUST_PROXY: '1',
     SESSION_SECRET: 'bench bench bench bench bench bench',
     RATE_LIMITS: 'ip=1000000000,network=1000000000,asn=1000000000,global=1000000000',
-    ...(parts.has('trace10') && { TRACE_RECORD_PER_SECOND: '10' }),
+    ...(parts.has('traceall') && { TRACE_RECORD_PER_SECOND: '1000000' }),
   }
   const { config, backends, sources, close, forget } =
     on === 'memory'

@@ -2,7 +2,8 @@
 //
 // bench:observability times the service; on these shared 2-core machines its same-round ratios
 // spread by ±30% and its medians move by 5% and more from run to run, more than most changes to
-// tracing. Here each variant (`off`, `trace`, `metrics`, `trace,metrics`) is a server process on the
+// tracing. Here each variant (`off`, `trace`, `metrics`, `trace,metrics`, `traceall`,
+// `traceall,metrics`) is a server process on the
 // in-memory backends under valgrind's callgrind, and what is counted is the instructions of REQUESTS
 // searches (fastify inject, one at a time, or AT_ONCE at a time, each of a returning visitor of its
 // own, as in bench:observability), after a
@@ -11,7 +12,10 @@
 // everything else. Made repeatable: one thread, fixed hash and random seeds, seeded `Math.random` and
 // `node:crypto` randomness (a session's id picks the memcache shard of its key), a weft clock that
 // never moves (no deadline fires, no cache entry expires, no trace is slow), a young generation of
-// fixed size, and the in-memory queue emptied every 250 requests rather than by a timer. Two runs of
+// fixed size, and the in-memory queue emptied every 250 requests rather than by a timer. With a clock
+// that never moves, `trace` (at most 50 searches traced a second, the default) traces the first 50
+// searches of the warm-up and none after: what tracing costs the searches it does not record;
+// `traceall` traces every search: what recording costs. Two runs of
 // the same code side by side then count within 0.1% of each other; runs at different times, the
 // machine busy or not, moved by up to 1%, and the collector's part by more (when V8 starts marking
 // the old generation depends on timers too; `--predictable-gc-schedule` fixes that, but with heap
@@ -46,7 +50,14 @@ import {
   tracingOf,
 } from './observability-app.ts'
 
-const VARIANTS = process.env.VARIANTS?.split(';') ?? ['off', 'trace', 'metrics', 'trace,metrics']
+const VARIANTS = process.env.VARIANTS?.split(';') ?? [
+  'off',
+  'trace',
+  'metrics',
+  'trace,metrics',
+  'traceall',
+  'traceall,metrics',
+]
 const WARM_UP_REQUESTS = 3_000
 const REQUESTS = 900
 const FORGET_EVERY = 250

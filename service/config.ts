@@ -66,8 +66,8 @@ export interface Config {
    * `TRACE_RECORD_PER_SECOND`: searches traced at most this many a second (a burst of that many, then
    * that many a second); the others are not recorded at all, which bounds what tracing costs under
    * load, and one of them that fails or is slow is kept as a trace of its request alone, without
-   * its backend calls. `0` records none. Process-wide: the first server of a process sets it.
-   * Default: no bound, every request recorded (its critical path there to see if it is kept).
+   * its backend calls. `0` records none; `1000000`, in effect, all. Process-wide: the first server
+   * of a process sets it. Default {@link defaultTraceRecordPerSecond}.
    */
   readonly traceRecordPerSecond: number
   /**
@@ -99,6 +99,14 @@ export class ConfigError extends Error {
 }
 
 /** The default rate limits: generous for a person, tight for a script hammering the service. */
+/**
+ * Searches traced a second by default: five times the traces the store keeps a second by default
+ * (`TRACE_KEEP_PER_SECOND`), so that below it every search is traced and its waterfall there if it is
+ * kept, while under load tracing costs a bounded amount (recording every search cost 7-19% of its
+ * CPU on the in-memory backends eight at a time; bench/HISTORY.md, session 24).
+ */
+export const defaultTraceRecordPerSecond = 50
+
 export const defaultRateLimits: RateLimits = { ip: 120, network: 600, asn: 6_000, global: 100_000 }
 
 /** Where the embedded database lives by default: a cache folder git already ignores. */
@@ -144,7 +152,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     traceRecordPerSecond: wholeNumber(
       'TRACE_RECORD_PER_SECOND',
       read('TRACE_RECORD_PER_SECOND'),
-      Number.POSITIVE_INFINITY,
+      defaultTraceRecordPerSecond,
       0,
       1_000_000,
     ),

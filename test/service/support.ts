@@ -48,14 +48,16 @@ export interface StartOptions {
 
 /**
  * The test defaults: `X-Forwarded-For` trusted (one proxy), a fixed session secret, generous limits,
- * and every request's trace kept (tests read the trace of a request made right after many others;
- * traces.test.ts tests the bound a second that applies otherwise).
+ * and every request traced and its trace kept (tests read the trace of a request made right after
+ * many others; traces.test.ts and trace-record-rate.test.ts test the bounds a second that apply
+ * otherwise).
  */
 export const testEnv: Record<string, string> = {
   TRUST_PROXY: '1',
   SESSION_SECRET: 'test secret test secret test secret!',
   PORT: '0',
   TRACE_KEEP_PER_SECOND: '1000000',
+  TRACE_RECORD_PER_SECOND: '1000000',
 }
 
 /** Starts the service (see the module comment); close it, or `await using` it. */

@@ -158,3 +158,26 @@ test('search, follow the answer to its trace, and read the waterfall', { timeout
     await browser.close()
   }
 })
+
+test('a search that was not traced (over TRACE_RECORD_PER_SECOND) answers with no trace link', {
+  timeout: 60_000,
+}, async () => {
+  await using db = embeddedDatabase()
+  await loadTestData(db)
+  await using service = await startService({ db, worker: false, env: { TRACE_RECORD_PER_SECOND: '0' } })
+  const browser = await launch()
+  try {
+    const context = await browser.newContext({ extraHTTPHeaders: { 'x-forwarded-for': lisbonVisitor } })
+    const page = await context.newPage()
+    const problems: string[] = []
+    page.on('pageerror', (error) => problems.push(error.message))
+    await page.goto(`${service.url}/`)
+    await page.fill('#q', 'lisb')
+    await page.locator('#results li').first().waitFor({ timeout: 10_000 })
+    assert.match((await page.locator('#meta').textContent()) ?? '', /^You are near/)
+    assert.equal(await page.locator('#trace-link').count(), 0)
+    assert.deepEqual(problems, [])
+  } finally {
+    await browser.close()
+  }
+})

@@ -98,7 +98,6 @@ export class ConfigError extends Error {
   }
 }
 
-/** The default rate limits: generous for a person, tight for a script hammering the service. */
 /**
  * Searches traced a second by default: five times the traces the store keeps a second by default
  * (`TRACE_KEEP_PER_SECOND`), so that below it every search is traced and its waterfall there if it is
@@ -107,6 +106,7 @@ export class ConfigError extends Error {
  */
 export const defaultTraceRecordPerSecond = 50
 
+/** The default rate limits: generous for a person, tight for a script hammering the service. */
 export const defaultRateLimits: RateLimits = { ip: 120, network: 600, asn: 6_000, global: 100_000 }
 
 /** Where the embedded database lives by default: a cache folder git already ignores. */

@@ -97,12 +97,17 @@ async function startScript(script: string, env: Record<string, string>): Promise
   }
 }
 
-/** The test settings every scenario shares: `X-Forwarded-For` trusted, a fixed secret, limits out of the way. */
+/**
+ * The test settings every scenario shares: `X-Forwarded-For` trusted, a fixed secret, limits out of
+ * the way, and every search traced: the scenarios match answers to the tasks they enqueued and the
+ * log lines they wrote by trace id, which a search over TRACE_RECORD_PER_SECOND does not have.
+ */
 export const serviceSettings: Record<string, string> = {
   PORT: '0',
   TRUST_PROXY: '1',
   SESSION_SECRET: 'fault suite fault suite fault suite!',
   RATE_LIMITS: 'ip=1000000000,network=1000000000,asn=1000000000,global=1000000000',
+  TRACE_RECORD_PER_SECOND: '1000000',
 }
 
 /** Starts `service/main.ts` (see the module comment) with `env` over {@link serviceSettings}. */

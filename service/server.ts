@@ -32,7 +32,7 @@ import { searchPage } from './page.ts'
 import { type Exchange, type PipelineSettings, type SearchRequest, search } from './pipeline.ts'
 import { type SessionCookies, sessionCookies } from './session.ts'
 import { traceRoutes } from './trace-ui/routes.ts'
-import { type TraceStore, traceStoreFor } from './traces.ts'
+import { queryOf, type TraceStore, traceStoreFor } from './traces.ts'
 
 /** The longest search text, in characters. */
 export const maxQueryLength = 200
@@ -115,14 +115,13 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   }
   app.get('/search', async (request, reply) => {
     const traceId = request.scope.span?.trace.id
-    if (traceId === undefined) {
-      const name = `${request.method} ${request.routeOptions.url}`
-      return traces.untraced(name, request.url, () => answer(request, reply))
-    }
+    // Named as its root span would be: the request scope's name.
+    if (traceId === undefined)
+      return traces.untraced(request.scope.name, request.url, () => answer(request, reply))
     reply.header('x-trace-id', traceId)
     traces.begin(traceId)
     // What was searched, for the trace pages: which request was the slow one.
-    request.scope.span?.setAttribute('url.query', request.url.split('?')[1] ?? '')
+    request.scope.span?.setAttribute('url.query', queryOf(request.url))
     return answer(request, reply)
   })
 

@@ -191,7 +191,7 @@ export class TraceStore {
       if (failed || clock().now() - start >= this.#slowMs) {
         const trace = new Trace()
         const root = trace.open(undefined, name, 'server', start)
-        root.setAttributes({ 'url.query': url.split('?')[1] ?? '', 'weft.recorded': false })
+        root.setAttributes({ 'url.query': queryOf(url), 'weft.recorded': false })
         if (failed) root.finish(isAbort(error) ? 'cancelled' : 'error', error)
         else root.finish('ok')
         this.add(trace)
@@ -358,6 +358,11 @@ function checkOptions(options: TraceStoreOptions): void {
     fail('slowMs', 'a number of milliseconds, 0 or more', slowMs)
   if (random !== undefined && typeof random !== 'function') fail('random', 'a function', random)
   if (ignore !== undefined && typeof ignore !== 'function') fail('ignore', 'a function', ignore)
+}
+
+/** The query string of a request's `url` (`/search?q=lisb` → `q=lisb`), as traces record it; '' for none. */
+export function queryOf(url: string): string {
+  return url.split('?')[1] ?? ''
 }
 
 /** `q=s%C3%A3o+p&limit=10` as `q=são p&limit=10`: how the list shows what was asked. */

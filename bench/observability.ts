@@ -16,15 +16,18 @@
 //    servers share the CPU's speed of the moment (which moves by +-30% from second to second on
 //    these machines) and none ever competes with another. A variant's CPU time (all threads of its
 //    servers, in ns, from /proc/<pid>/task/*/schedstat) per request, over TURN_REQUESTS requests a
-//    round; "vs off" is the median over TURN_ROUNDS rounds of the same round's ratio, and
+//    round; "vs off" is the median over all rounds of the same round's ratio, and
 //    `mainThreadVsOff` the same of the servers' main threads alone (without V8's compiler and
-//    collector threads). Run one at a time and 8 at a time (the second closer to a loaded server:
+//    collector threads). TURN_SERVER_SETS sets of servers, each started afresh for TURN_ROUNDS
+//    rounds, since a server process keeps a bias of its own (see turnsPart); `cpuVsOffBySet` is each
+//    set's own median. Run one at a time and 8 at a time (the second closer to a loaded server:
 //    its searches, each of a visitor of its own, share memcache batches and turns of the event
 //    loop). A server's throughput, when its CPU is what bounds it, is the inverse of this. Variants
 //    `off`, `trace,metrics` (what the 10% target is about), `traceall,metrics` (the same with every
 //    search traced: TRACE_RECORD_PER_SECOND=1000000) and `on`; not OTLP's, whose exporter
 //    works in the background, on the CPU the others share. Two servers of the same variant
-//    (`off;off#2`) measure 0.97-0.99 apart one at a time: the method's own error.
+//    (`off;off#2`) measure 0.97-0.99 apart one at a time; one set against another, the same
+//    variant's median moved by up to 0.1 (session 25): the method's own error.
 // 1. HTTP: each variant a server process of its own (observability-server.ts), driven by autocannon:
 //    per round, after a second of unmeasured load, the server's CPU time per request (from /proc)
 //    under the same fixed load for every variant (RATE requests/s: a server that keeps up does the
@@ -39,7 +42,8 @@
 //    (no sockets, no autocannon), CPU time per request from process.cpuUsage(); tracing switched
 //    per variant.
 //
-// TURN_ROUNDS (10), TURN_REQUESTS (600), TURN_CONCURRENCY (`1,8`), for the turns of parts 0 and 2;
+// TURN_SERVER_SETS (3), TURN_ROUNDS (10 a set), TURN_REQUESTS (600), TURN_CONCURRENCY (`1,8`), for
+// the turns of parts 0 and 2;
 // ROUNDS (10), SECONDS a round (2; 6 gives steadier figures), RATE (150), SERVER_RATE (60), and for
 // part 3 IN_PROCESS_ROUNDS (30) and IN_PROCESS_MS (600) can be set in the environment. Figures go to
 // bench/results/observability.json.
@@ -72,6 +76,7 @@ import {
 } from './observability-app.ts'
 
 const TURN_ROUNDS = Number(process.env.TURN_ROUNDS ?? 10)
+const TURN_SERVER_SETS = Number(process.env.TURN_SERVER_SETS ?? 3)
 const TURN_REQUESTS = Number(process.env.TURN_REQUESTS ?? 600)
 const TURN_CONCURRENCY = (process.env.TURN_CONCURRENCY ?? '1,8').split(',').map(Number)
 /** Whether parts 0 and 2 measure in turns (TURNS=0 skips it). */
@@ -231,36 +236,107 @@ function offOf(variant: string): string {
 
 /**
  * `variants` as server processes pinned to one CPU, sent searches in turns (see the module comment),
- * for each of `concurrencies`: CPU ms per request and its ratio to off.
+ * for each of `concurrencies`: CPU ms per request and its ratio to off. TURN_SERVER_SETS sets of
+ * servers in turn, each started afresh and measured TURN_ROUNDS rounds: a server process keeps a
+ * bias of its own for its whole life (its heap's and its compiled code's layout, it seems: nothing
+ * in the figures it reports tells), up to a tenth, larger than the noise between rounds. Two runs
+ * of part 0 with one set each put the same code (tracing on, recording nothing, against metrics
+ * alone: the same instructions counted within 0.2%) at 0.99 and 1.11 of `off`, each with a
+ * median's 95% interval of about ±0.03 over its 30 rounds. Only new servers average that bias out.
  */
 async function turnsPart(variants: string[], concurrencies: number[], env: Record<string, string> = {}) {
   requireCommand('taskset', 'bench:observability (part 0; TURNS=0 skips it)', 'util-linux')
+  // Per concurrency, variant and round (over all sets), CPU ms per request: all threads, and the
+  // main thread alone.
+  const used = new Map(
+    concurrencies.map((concurrency) => [
+      concurrency,
+      new Map(variants.map((name): [string, ThreadsCpu<number[]>] => [name, { all: [], main: [] }])),
+    ]),
+  )
+  for (let set = 0; set < TURN_SERVER_SETS; set++) {
+    const servers = await pinnedServers(variants, env)
+    try {
+      for (const concurrency of concurrencies) {
+        await measureTurns(servers, concurrency, used.get(concurrency) as Map<string, ThreadsCpu<number[]>>)
+      }
+    } finally {
+      await Promise.all(servers.map((server) => server.stop()))
+    }
+  }
+  const rows = []
+  for (const [concurrency, byVariant] of used) {
+    for (const name of variants) {
+      const { all: own, main: onMain } = byVariant.get(name) as ThreadsCpu<number[]>
+      const off = byVariant.get(offOf(name)) as ThreadsCpu<number[]>
+      const vsOff = ratios(own, off.all)
+      // Each set's own median: how far apart new servers put the same variant.
+      const bySet = Array.from({ length: TURN_SERVER_SETS }, (_, set) => {
+        const rounds = [set * TURN_ROUNDS, (set + 1) * TURN_ROUNDS] as const
+        return ratios(own.slice(...rounds), off.all.slice(...rounds)).median
+      })
+      rows.push({
+        variant: name,
+        concurrency,
+        cpuMsPerRequest: round(median(own)),
+        cpuVsOff: vsOff.median,
+        cpuVsOffBySet: bySet.join(' '),
+        cpuVsOffRange: `${vsOff.min}-${vsOff.max}`,
+        // The main thread alone: what the other threads (compiling, collecting) add is left out.
+        mainThreadMsPerRequest: round(median(onMain)),
+        mainThreadVsOff: ratios(onMain, off.main).median,
+      })
+    }
+  }
+  printTable(rows)
+  return rows
+}
+
+/** A server process for each of `variants`, twice, pinned to the machine's last CPU. */
+async function pinnedServers(variants: string[], env: Record<string, string>): Promise<Served[]> {
   // Two servers a variant, started in mirrored order (off, A, B, B, A, off). A server started
   // earlier measured dearer: four servers of `off` came out 1, 0.98, 0.97 and 0.96, round after
   // round, for no reason found. In mirrored order a variant's two servers have the same mean place,
   // which evens out such a drift, though not all of the error: see `off#2` in the module comment.
   const servers: Served[] = []
-  for (const name of [...variants, ...variants.toReversed()]) servers.push(await serve(name, env))
+  try {
+    for (const name of [...variants, ...variants.toReversed()]) servers.push(await serve(name, env))
+  } catch (error) {
+    await Promise.all(servers.map((server) => server.stop()))
+    throw error
+  }
   // The last CPU for the servers, so that they share its speed; this process goes anywhere else.
   const cpu = String(availableParallelism() - 1)
   for (const { pid } of servers)
     execFileSync('taskset', ['--all-tasks', '--pid', '--cpu-list', cpu, String(pid)])
+  return servers
+}
+
+/**
+ * Sends `servers` searches in turns, `concurrency` at a time: a round to warm up (JIT, caches), then
+ * TURN_ROUNDS rounds, each variant's CPU ms per request in each added to `used`.
+ */
+async function measureTurns(
+  servers: Served[],
+  concurrency: number,
+  used: Map<string, ThreadsCpu<number[]>>,
+): Promise<void> {
   // Each server goes through the visitor's searches in the same order: with one count for all of
   // them, four servers and ten searches, each server got every other search (`metrics` measured
   // 0.92 of `off`).
   const sent = new Map<Served, number>(servers.map((server) => [server, 0]))
-  // A visitor (a session) for each search sent at once, as many as the most at once: one visitor's
-  // searches sent side by side each updated the session the others read, in an order that observing
-  // the server changed, so the variants did not do the same work (eight at a time, a traced server
-  // missed memcache on more of the recent-searches queries: 1.5 points more instructions).
+  // A visitor (a session) for each search sent at once: one visitor's searches sent side by side
+  // each updated the session the others read, in an order that observing the server changed, so the
+  // variants did not do the same work (eight at a time, a traced server missed memcache on more of
+  // the recent-searches queries: 1.5 points more instructions).
   const visitors = new Map<Served, autocannon.Request[][]>()
   for (const server of servers) {
     const own = [server.requests]
-    while (own.length < Math.max(...concurrencies)) own.push(await visitorRequests(server.url))
+    while (own.length < concurrency) own.push(await visitorRequests(server.url))
     visitors.set(server, own)
   }
   /** Sends `concurrency` searches to `server` at once, each of its own visitor; resolves when all are answered. */
-  const send = async (server: Served, concurrency: number) => {
+  const send = async (server: Served) => {
     const first = sent.get(server) as number
     sent.set(server, first + concurrency)
     const own = visitors.get(server) as autocannon.Request[][]
@@ -272,62 +348,33 @@ async function turnsPart(variants: string[], concurrencies: number[], env: Recor
     })
     await Promise.all(searches)
   }
-  try {
-    const rows = []
-    for (const concurrency of concurrencies) {
-      const turns = Math.ceil(TURN_REQUESTS / concurrency)
-      // Per variant and round, CPU ms per request: all threads, and the main thread alone.
-      const used = new Map(
-        variants.map((name): [string, ThreadsCpu<number[]>] => [name, { all: [], main: [] }]),
-      )
-      const measureRound = async () => {
-        const before = servers.map(({ pid }) => cpuMs(pid))
-        for (let turn = 0; turn < turns; turn++) {
-          // The order rotates, so that no variant always follows the same other one.
-          for (let i = 0; i < servers.length; i++) {
-            await send(servers[(turn + i) % servers.length] as Served, concurrency)
-          }
-        }
-        // A variant's figure: its servers' CPU time over their requests (each server served
-        // `turns * concurrency`).
-        const spent = new Map<string, ThreadsCpu & { requests: number }>()
-        servers.forEach((server, i) => {
-          const now = cpuMs(server.pid)
-          const then = before[i] as ThreadsCpu
-          const sum = spent.get(server.name) ?? { all: 0, main: 0, requests: 0 }
-          sum.all += now.all - then.all
-          sum.main += now.main - then.main
-          sum.requests += turns * concurrency
-          spent.set(server.name, sum)
-        })
-        for (const [name, { all, main, requests }] of spent) {
-          used.get(name)?.all.push(all / requests)
-          used.get(name)?.main.push(main / requests)
-        }
-      }
-      await measureRound() // warm up: JIT, caches
-      for (const { all, main } of used.values()) all.length = main.length = 0
-      for (let r = 0; r < TURN_ROUNDS; r++) await measureRound()
-      for (const name of variants) {
-        const { all: own, main: onMain } = used.get(name) as ThreadsCpu<number[]>
-        const off = used.get(offOf(name)) as ThreadsCpu<number[]>
-        const vsOff = ratios(own, off.all)
-        rows.push({
-          variant: name,
-          concurrency,
-          cpuMsPerRequest: round(median(own)),
-          cpuVsOff: vsOff.median,
-          cpuVsOffRange: `${vsOff.min}-${vsOff.max}`,
-          // The main thread alone: what the other threads (compiling, collecting) add is left out.
-          mainThreadMsPerRequest: round(median(onMain)),
-          mainThreadVsOff: ratios(onMain, off.main).median,
-        })
-      }
+  const turns = Math.ceil(TURN_REQUESTS / concurrency)
+  const measureRound = async () => {
+    const before = servers.map(({ pid }) => cpuMs(pid))
+    for (let turn = 0; turn < turns; turn++) {
+      // The order rotates, so that no variant always follows the same other one.
+      for (let i = 0; i < servers.length; i++) await send(servers[(turn + i) % servers.length] as Served)
     }
-    printTable(rows)
-    return rows
-  } finally {
-    await Promise.all(servers.map((server) => server.stop()))
+    // A variant's figure: its servers' CPU time over their requests (each server served
+    // `turns * concurrency`).
+    const spent = new Map<string, ThreadsCpu & { requests: number }>()
+    servers.forEach((server, i) => {
+      const now = cpuMs(server.pid)
+      const then = before[i] as ThreadsCpu
+      const sum = spent.get(server.name) ?? { all: 0, main: 0, requests: 0 }
+      sum.all += now.all - then.all
+      sum.main += now.main - then.main
+      sum.requests += turns * concurrency
+      spent.set(server.name, sum)
+    })
+    return spent
+  }
+  await measureRound() // warm up: JIT, caches
+  for (let r = 0; r < TURN_ROUNDS; r++) {
+    for (const [name, { all, main, requests }] of await measureRound()) {
+      used.get(name)?.all.push(all / requests)
+      used.get(name)?.main.push(main / requests)
+    }
   }
 }
 
@@ -537,7 +584,7 @@ try {
   let turns: Awaited<ReturnType<typeof turnsPart>> | undefined
   if (IN_TURNS) {
     console.log(
-      `0. HTTP in turns: the servers on one CPU, ${TURN_CONCURRENCY.join(' and ')} searches at a time to each in turn; ${TURN_ROUNDS} rounds of ${TURN_REQUESTS} requests per variant`,
+      `0. HTTP in turns: the servers on one CPU, ${TURN_CONCURRENCY.join(' and ')} searches at a time to each in turn; ${TURN_SERVER_SETS} sets of servers, ${TURN_ROUNDS} rounds each of ${TURN_REQUESTS} requests per variant`,
     )
     turns = await turnsPart(turnVariants, TURN_CONCURRENCY)
   }
@@ -576,7 +623,7 @@ function save(
   const file = writeResults('observability', {
     method: `GET /search on the in-memory backends, returning visitors; variants interleaved, order rotating, ${ROUNDS} rounds; "vs off" = median over rounds of the ratio to off in the same round. HTTP: autocannon, ${CONNECTIONS} connections, per round ${WARM_UP_SECONDS} s unmeasured, then ${SECONDS} s at ${RATE} requests/s (server CPU per request from /proc) then ${SECONDS} s unbounded (throughput). In process: fastify inject one at a time, CPU per request from process.cpuUsage(), ${IN_PROCESS_ROUNDS} rounds of ${IN_PROCESS_MS} ms per variant. leastCpuVsOff: the least CPU per request over the rounds, over off's least (other work on the machine only ever adds)`,
     httpInTurns: {
-      method: `two servers a variant, started in mirrored order, all pinned to one CPU, each sent ${TURN_CONCURRENCY.join(' or ')} searches at a time in turn, the order rotating; a variant's CPU (all threads of its servers, /proc schedstat; and their main threads alone) per request over ${TURN_REQUESTS} requests a round, ${TURN_ROUNDS} rounds`,
+      method: `two servers a variant, started in mirrored order, all pinned to one CPU, each sent ${TURN_CONCURRENCY.join(' or ')} searches at a time in turn, the order rotating; a variant's CPU (all threads of its servers, /proc schedstat; and their main threads alone) per request over ${TURN_REQUESTS} requests a round, ${TURN_ROUNDS} rounds on each of ${TURN_SERVER_SETS} sets of servers started afresh`,
       rows: turns,
     },
     http: http.rows,

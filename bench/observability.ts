@@ -27,7 +27,7 @@
 //    search traced: TRACE_RECORD_PER_SECOND=1000000) and `on`; not OTLP's, whose exporter
 //    works in the background, on the CPU the others share. Two servers of the same variant
 //    (`off;off#2`) measure 0.97-0.99 apart one at a time; one set against another, the same
-//    variant's median moved by up to 0.1 (session 25): the method's own error.
+//    variant's median moved by up to 0.12 (session 25): the method's own error.
 // 1. HTTP: each variant a server process of its own (observability-server.ts), driven by autocannon:
 //    per round, after a second of unmeasured load, the server's CPU time per request (from /proc)
 //    under the same fixed load for every variant (RATE requests/s: a server that keeps up does the
@@ -238,11 +238,11 @@ function offOf(variant: string): string {
  * `variants` as server processes pinned to one CPU, sent searches in turns (see the module comment),
  * for each of `concurrencies`: CPU ms per request and its ratio to off. TURN_SERVER_SETS sets of
  * servers in turn, each started afresh and measured TURN_ROUNDS rounds: a server process keeps a
- * bias of its own for its whole life (its heap's and its compiled code's layout, it seems: nothing
- * in the figures it reports tells), up to a tenth, larger than the noise between rounds. Two runs
- * of part 0 with one set each put the same code (tracing on, recording nothing, against metrics
- * alone: the same instructions counted within 0.2%) at 0.99 and 1.11 of `off`, each with a
- * median's 95% interval of about ±0.03 over its 30 rounds. Only new servers average that bias out.
+ * bias of its own for its whole life (presumably its heap's and compiled code's layout: nothing it
+ * reports shows it), up to a tenth, larger than the noise between rounds. Two runs of part 0 with
+ * one set each put the same code (tracing on, recording nothing: metrics' instructions within 0.2%)
+ * at 0.99 and 1.11 of `off`, where the 30 rounds of either run held its median to about ±0.03
+ * (bench/HISTORY.md, session 25). Only new servers average that bias out.
  */
 async function turnsPart(variants: string[], concurrencies: number[], env: Record<string, string> = {}) {
   requireCommand('taskset', 'bench:observability (part 0; TURNS=0 skips it)', 'util-linux')
@@ -301,15 +301,15 @@ async function pinnedServers(variants: string[], env: Record<string, string>): P
   const servers: Served[] = []
   try {
     for (const name of [...variants, ...variants.toReversed()]) servers.push(await serve(name, env))
+    // The last CPU for the servers, so that they share its speed; this process goes anywhere else.
+    const cpu = String(availableParallelism() - 1)
+    for (const { pid } of servers)
+      execFileSync('taskset', ['--all-tasks', '--pid', '--cpu-list', cpu, String(pid)])
+    return servers
   } catch (error) {
     await Promise.all(servers.map((server) => server.stop()))
     throw error
   }
-  // The last CPU for the servers, so that they share its speed; this process goes anywhere else.
-  const cpu = String(availableParallelism() - 1)
-  for (const { pid } of servers)
-    execFileSync('taskset', ['--all-tasks', '--pid', '--cpu-list', cpu, String(pid)])
-  return servers
 }
 
 /**

@@ -246,35 +246,30 @@ function offOf(variant: string): string {
  */
 async function turnsPart(variants: string[], concurrencies: number[], env: Record<string, string> = {}) {
   requireCommand('taskset', 'bench:observability (part 0; TURNS=0 skips it)', 'util-linux')
-  // Per concurrency, variant and round (over all sets), CPU ms per request: all threads, and the
-  // main thread alone.
-  const used = new Map(
-    concurrencies.map((concurrency) => [
-      concurrency,
-      new Map(variants.map((name): [string, ThreadsCpu<number[]>] => [name, { all: [], main: [] }])),
-    ]),
-  )
+  // Per concurrency, each set's rounds (see measureTurns).
+  const sets = new Map(concurrencies.map((concurrency) => [concurrency, [] as RoundsCpu[]]))
   for (let set = 0; set < TURN_SERVER_SETS; set++) {
     const servers = await pinnedServers(variants, env)
     try {
       for (const concurrency of concurrencies) {
-        await measureTurns(servers, concurrency, used.get(concurrency) as Map<string, ThreadsCpu<number[]>>)
+        sets.get(concurrency)?.push(await measureTurns(servers, concurrency))
       }
     } finally {
       await Promise.all(servers.map((server) => server.stop()))
     }
   }
   const rows = []
-  for (const [concurrency, byVariant] of used) {
+  for (const [concurrency, ofSets] of sets) {
     for (const name of variants) {
-      const { all: own, main: onMain } = byVariant.get(name) as ThreadsCpu<number[]>
-      const off = byVariant.get(offOf(name)) as ThreadsCpu<number[]>
-      const vsOff = ratios(own, off.all)
+      /** The rounds of every set, of variant `of`: all threads', and the main thread's. */
+      const rounds = (of: string, thread: keyof ThreadsCpu) =>
+        ofSets.flatMap((set) => set.get(of)?.[thread] ?? [])
+      const [own, onMain] = [rounds(name, 'all'), rounds(name, 'main')]
+      const vsOff = ratios(own, rounds(offOf(name), 'all'))
       // Each set's own median: how far apart new servers put the same variant.
-      const bySet = Array.from({ length: TURN_SERVER_SETS }, (_, set) => {
-        const rounds = [set * TURN_ROUNDS, (set + 1) * TURN_ROUNDS] as const
-        return ratios(own.slice(...rounds), off.all.slice(...rounds)).median
-      })
+      const bySet = ofSets.map(
+        (set) => ratios(set.get(name)?.all ?? [], set.get(offOf(name))?.all ?? []).median,
+      )
       rows.push({
         variant: name,
         concurrency,
@@ -284,7 +279,7 @@ async function turnsPart(variants: string[], concurrencies: number[], env: Recor
         cpuVsOffRange: `${vsOff.min}-${vsOff.max}`,
         // The main thread alone: what the other threads (compiling, collecting) add is left out.
         mainThreadMsPerRequest: round(median(onMain)),
-        mainThreadVsOff: ratios(onMain, off.main).median,
+        mainThreadVsOff: ratios(onMain, rounds(offOf(name), 'main')).median,
       })
     }
   }
@@ -312,15 +307,14 @@ async function pinnedServers(variants: string[], env: Record<string, string>): P
   }
 }
 
+/** Per variant, its CPU ms per request in each round: all threads, and the main thread alone. */
+type RoundsCpu = Map<string, ThreadsCpu<number[]>>
+
 /**
  * Sends `servers` searches in turns, `concurrency` at a time: a round to warm up (JIT, caches), then
- * TURN_ROUNDS rounds, each variant's CPU ms per request in each added to `used`.
+ * TURN_ROUNDS rounds; each variant's CPU ms per request in each.
  */
-async function measureTurns(
-  servers: Served[],
-  concurrency: number,
-  used: Map<string, ThreadsCpu<number[]>>,
-): Promise<void> {
+async function measureTurns(servers: Served[], concurrency: number): Promise<RoundsCpu> {
   // Each server goes through the visitor's searches in the same order: with one count for all of
   // them, four servers and ten searches, each server got every other search (`metrics` measured
   // 0.92 of `off`).
@@ -370,12 +364,16 @@ async function measureTurns(
     return spent
   }
   await measureRound() // warm up: JIT, caches
+  const used: RoundsCpu = new Map()
   for (let r = 0; r < TURN_ROUNDS; r++) {
     for (const [name, { all, main, requests }] of await measureRound()) {
-      used.get(name)?.all.push(all / requests)
-      used.get(name)?.main.push(main / requests)
+      const rounds = used.get(name) ?? { all: [], main: [] }
+      rounds.all.push(all / requests)
+      rounds.main.push(main / requests)
+      used.set(name, rounds)
     }
   }
+  return used
 }
 
 // ---------------------------------------------------------------------------------------------
